@@ -1,0 +1,30 @@
+"""genlearn: learn the distribution behind a data set, then generate new instances of it.
+
+    import genlearn as gl
+    train, test = gl.datasets.load("digits", binarize=True, split=0.8, seed=0)
+    model = gl.VAE(latent_dim=16, hidden=(256, 256), epochs=200, seed=0).fit(train.X)
+    model.sample(64); model.score(test.X); model.save("runs/vae"); gl.load("runs/vae")
+"""
+
+import logging
+
+from . import datasets, registry
+from ._version import __version__
+from .base import GenerativeModel, NotFittedError
+from .io import CheckpointError, load
+from .models import VAE
+from .training import NonFiniteLossError
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "VAE",
+    "CheckpointError",
+    "GenerativeModel",
+    "NonFiniteLossError",
+    "NotFittedError",
+    "__version__",
+    "datasets",
+    "load",
+    "registry",
+]

@@ -1,0 +1,122 @@
+"""Small helpers shared by every model: input checks and device/seed handling."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def check_array(X, *, name: str = "X", n_features: int | None = None, domain: str = "real",
+                allow_3d: bool = True) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validate a data array and flatten it to ``(n, d)`` float64.
+
+    Returns the flat array and the per-example shape (``X.shape[1:]`` before flattening), so a
+    model can hand samples back shaped like its training data. ``domain="unit"`` requires
+    values in [0, 1] (Bernoulli likelihoods), ``"real"`` only finiteness.
+    """
+    if X is None:
+        raise ValueError(f"{name} is None; expected an array of shape (n_samples, n_features)")
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # ragged nested lists and the like
+        raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                   or np.issubdtype(arr.dtype, np.bool_)):
+        raise ValueError(f"{name} must be numeric; got an array of dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real-valued; got complex numbers")
+    if arr.ndim == 1:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got a 1-D array of "
+                         f"length {arr.shape[0]} (use X.reshape(-1, 1) for one feature)")
+    if arr.ndim == 0 or (arr.ndim > 2 and not allow_3d) or arr.ndim > 4:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples")
+    shape = tuple(int(s) for s in arr.shape[1:])
+    flat = arr.reshape(arr.shape[0], -1).astype(np.float64, copy=False)
+    if flat.shape[1] == 0:
+        raise ValueError(f"{name} has 0 features")
+    if not np.all(np.isfinite(flat)):
+        bad = int(np.sum(~np.isfinite(flat)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+    if n_features is not None and flat.shape[1] != n_features:
+        raise ValueError(f"{name} has {flat.shape[1]} features, but the model was fitted with "
+                         f"{n_features}")
+    if domain == "unit" and (flat.min() < 0.0 or flat.max() > 1.0):
+        raise ValueError(f"{name} has values outside [0, 1] (min {flat.min():g}, max "
+                         f"{flat.max():g}); the Bernoulli likelihood needs data in [0, 1]: "
+                         "rescale or binarize it, or use likelihood='gaussian'")
+    return flat, shape
+
+
+def check_n(n, name: str = "n") -> int:
+    """A positive integer sample count."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or int(n) <= 0:
+        raise ValueError(f"{name} must be a positive integer; got {n!r}")
+    return int(n)
+
+
+def check_labels(y, n: int, *, classes: np.ndarray | None = None, name: str = "y") -> np.ndarray:
+    """Integer class labels of length ``n``; with ``classes``, only those seen in training."""
+    arr = np.asarray(y)
+    if arr.ndim == 0:
+        arr = np.full(n, arr)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name} must have one label per sample ({n}); got shape {arr.shape}")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.bool_)):
+        if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(
+                arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise ValueError(f"{name} must hold integer class labels; got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if classes is not None:
+        unknown = np.setdiff1d(np.unique(arr), classes)
+        if unknown.size:
+            raise ValueError(f"{name} has class(es) {unknown.tolist()} not seen in training "
+                             f"(known: {classes.tolist()})")
+    return arr
+
+
+def check_choice(value, name: str, choices: Sequence) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}")
+
+
+def check_int(value, name: str, *, low: int | None = None, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer; got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}; got {value}")
+
+
+def check_float(value, name: str, *, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}; got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}; got {value}")
+
+
+def resolve_device(device: str):
+    """``"cpu"``, ``"cuda"`` (error when none), ``"cuda:1"``, or ``"auto"`` (CUDA when present)."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {device!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but PyTorch sees no CUDA GPU; "
+                         "use device='auto' or 'cpu'")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {device!r}")
+    return dev

@@ -1,0 +1,115 @@
+"""The epoch loop shared by the gradient-trained families (VAE, GAN, neural baselines).
+
+A model hands over small callables -- one optimisation step, an end-of-epoch evaluation, and
+snapshot/restore of its weights -- and the loop does the rest: shuffled mini-batches, a progress
+bar, the per-epoch history, early stopping on a monitored metric, and the rule that a non-finite
+loss or Ctrl-C never leaves the model with broken weights: it goes back to the last epoch that
+finished cleanly, and a ``NonFiniteLossError`` names the epoch and step.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+
+import torch
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(ValueError):
+    """Training produced a NaN or infinite loss; the model keeps its last good weights."""
+
+
+def minibatches(n: int, batch_size: int, generator: torch.Generator,
+                drop_last: bool = False) -> Iterable[torch.Tensor]:
+    """Index tensors of a random permutation of ``range(n)``, ``batch_size`` at a time."""
+    perm = torch.randperm(n, generator=generator)
+    stop = n - n % batch_size if drop_last and n >= batch_size else n
+    for start in range(0, stop, batch_size):
+        yield perm[start:start + batch_size]
+
+
+def run_epochs(
+    *,
+    start_epoch: int,
+    epochs: int,
+    n_rows: int,
+    batch_size: int,
+    generator: torch.Generator,
+    step: Callable[[torch.Tensor, int], dict[str, float]],
+    history: list[dict],
+    snapshot: Callable[[], object],
+    restore: Callable[[object], None],
+    evaluate: Callable[[int], dict[str, float]] | None = None,
+    monitor: str | None = None,
+    patience: int | None = None,
+    callback: Callable[[int, dict], None] | None = None,
+    verbose: bool = True,
+    desc: str = "training",
+) -> str:
+    """Train from ``start_epoch`` up to ``epochs`` (exclusive) and return why it stopped.
+
+    ``step(idx, epoch)`` runs one optimisation step on the rows ``idx`` and returns its metrics
+    (floats; their means per epoch go into ``history``). ``evaluate(epoch)`` adds end-of-epoch
+    metrics (e.g. a validation ELBO). With ``monitor`` and ``patience``, training stops after
+    ``patience`` epochs without improvement of ``monitor`` (higher is better) and the best
+    epoch's weights are restored. Returns ``"completed"`` or ``"early_stopping"``.
+    """
+    last_good = snapshot()
+    best, best_value, since_best = None, -math.inf, 0
+    bar = tqdm(total=epochs, initial=start_epoch, desc=desc, disable=not verbose, leave=False,
+               dynamic_ncols=True)
+    reason = "completed"
+    try:
+        for epoch in range(start_epoch, epochs):
+            t0 = time.perf_counter()
+            sums: dict[str, float] = {}
+            n_steps = 0
+            for i, idx in enumerate(minibatches(n_rows, batch_size, generator)):
+                metrics = step(idx, epoch)
+                bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+                if bad:
+                    restore(last_good)
+                    raise NonFiniteLossError(
+                        f"non-finite {bad[0]} ({metrics[bad[0]]}) at epoch {epoch + 1}, step "
+                        f"{i + 1}; the model keeps the weights of epoch {epoch} (the last good "
+                        "one). Try a lower learning rate.")
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                n_steps += 1
+            record = {"epoch": epoch + 1, **{k: v / n_steps for k, v in sums.items()}}
+            if evaluate is not None:
+                record.update(evaluate(epoch))
+            record["time"] = time.perf_counter() - t0
+            history.append(record)
+            last_good = snapshot()
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in record.items()
+                             if k not in ("epoch", "time")}, refresh=False)
+            if callback is not None:
+                callback(epoch + 1, record)
+            if monitor is not None and patience is not None:
+                value = record[monitor]
+                if value > best_value:
+                    best, best_value, since_best = last_good, value, 0
+                else:
+                    since_best += 1
+                    if since_best >= patience:
+                        reason = "early_stopping"
+                        log.info("early stopping at epoch %d: %s has not improved for %d epochs",
+                                 epoch + 1, monitor, patience)
+                        break
+    except KeyboardInterrupt:
+        restore(last_good)
+        raise
+    finally:
+        bar.close()
+    if best is not None and monitor is not None:
+        full = list(history)  # keep the curve past the best epoch; only the weights go back
+        restore(best)
+        history[:] = full
+    return reason

@@ -1,0 +1,91 @@
+"""Pictures: grids of generated images and training curves, written atomically as PNG."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)  # no screen needed
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        _pyplot().close(fig)
+    return path
+
+
+def image_grid(images: np.ndarray, ncols: int | None = None, pad: int = 1) -> np.ndarray:
+    """Tile (n, H, W) images into one (rows*(H+pad)-pad, cols*(W+pad)-pad) array."""
+    images = np.asarray(images, dtype=np.float64)
+    n, h, w = images.shape
+    ncols = ncols or math.ceil(math.sqrt(n))
+    nrows = math.ceil(n / ncols)
+    grid = np.ones((nrows * (h + pad) - pad, ncols * (w + pad) - pad))
+    for i, img in enumerate(images):
+        r, c = divmod(i, ncols)
+        grid[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = img
+    return grid
+
+
+def save_image_grid(images, path, image_shape: tuple[int, int] | None = None,
+                    ncols: int | None = None, title: str | None = None) -> Path:
+    """Write a PNG grid of images (white background, dark strokes as in the data)."""
+    images = np.asarray(images, dtype=np.float64)
+    if image_shape is not None:
+        images = images.reshape(images.shape[0], *image_shape)
+    if images.ndim != 3:
+        raise ValueError(f"an image grid needs (n, H, W) images; got shape {images.shape}")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < 0.0 or hi > 1.0:  # real-valued data: show the range that is there
+        images = (images - lo) / (hi - lo if hi > lo else 1.0)
+    grid = image_grid(images)
+    plt = _pyplot()
+    scale = max(2.0, min(10.0, grid.shape[1] / 12))
+    fig, ax = plt.subplots(figsize=(scale, scale * grid.shape[0] / grid.shape[1]))
+    ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _save_figure(fig, path)
+
+
+def save_training_curve(history: list[dict], path, keys: list[str] | None = None,
+                        title: str | None = None) -> Path:
+    """Plot per-epoch metrics from ``history_`` (one panel per metric) to a PNG."""
+    if not history:
+        raise ValueError("the history is empty: nothing to plot")
+    skip = {"epoch", "time"}
+    keys = keys or [k for k in history[0] if k not in skip]
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
+    epochs = [r["epoch"] for r in history]
+    for ax, key in zip(axes[0], keys):
+        ax.plot(epochs, [r.get(key, float("nan")) for r in history], lw=1.2)
+        ax.set_xlabel("epoch")
+        ax.set_title(key, fontsize=10)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return _save_figure(fig, path)
