@@ -19,13 +19,16 @@ ACTIVATIONS = {
 }
 
 
-def mlp(sizes: list[int], activation: str = "relu", final_activation: bool = False) -> nn.Sequential:
-    """Linear layers of ``sizes[i] -> sizes[i+1]`` with ``activation`` between them."""
+def mlp(sizes: list[int], activation: str = "relu", final_activation: bool = False,
+        dropout: float = 0.0) -> nn.Sequential:
+    """Linear layers of ``sizes[i] -> sizes[i+1]`` with ``activation`` (and dropout) between."""
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1]))
         if i < len(sizes) - 2 or final_activation:
             layers.append(ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
 
 

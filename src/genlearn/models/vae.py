@@ -1,13 +1,14 @@
 """Variational autoencoder (Kingma & Welling 2014), conditional on class labels when given.
 
-    p(x, z) = N(z | 0, I) p(x | z),   q(z | x) = N(z | mu(x), diag sigma^2(x))
+    p(x, z) = p(z) p(x | z),   q(z | x) = N(z | mu(x), diag sigma^2(x))
     ELBO(x) = E_q[log p(x | z)] - KL(q(z | x) || p(z))  <=  log p(x)
 
 ``log_prob`` is the importance-weighted estimate of Burda et al. (2015) with ``k`` samples from
 q (default ``iw_samples=1000``): log (1/k) sum_i p(x, z_i) / q(z_i | x). It is a lower bound in
 expectation that tightens as k grows; ``elbo`` is the k = 1 bound, named as such.
 
-Encoder and decoder are MLPs, or strided convolutions (``architecture="conv"``, for square
+The prior p(z) is N(0, I), a learned mixture of Gaussians, or the VampPrior (Tomczak & Welling
+2018). Encoder and decoder are MLPs, or strided convolutions (``architecture="conv"``, for square
 images such as 28x28 MNIST). The likelihood is Bernoulli (data in [0, 1]) or Gaussian with a
 learned variance, either produced by the decoder or one per feature (``"feature"``; with
 ``hidden=()`` that makes a linear-Gaussian model, i.e. factor analysis, whose exact marginal
@@ -57,8 +58,11 @@ class _VAENet(nn.Module):
     def __init__(self, n_features: int, latent_dim: int, hidden: tuple[int, ...], architecture: str,
                  conv_channels: tuple[int, ...], activation: str, likelihood: str,
                  gaussian_variance: str, n_classes: int, image_shape: tuple[int, int] | None,
-                 min_std: float):
+                 min_std: float, dropout: float = 0.0, prior: str = "normal",
+                 prior_components: int = 1):
         super().__init__()
+        self.prior = prior
+        self.latent_dim = latent_dim
         self.likelihood = likelihood
         self.decoder_variance = likelihood == "gaussian" and gaussian_variance == "decoder"
         self.log_min_var = 2.0 * math.log(min_std)
@@ -69,18 +73,62 @@ class _VAENet(nn.Module):
             self.enc_conv, width = conv_downsampler(image_shape, conv_channels, activation)
         else:
             self.enc_conv, width = nn.Identity(), n_features
-        self.enc_body = mlp([width + n_classes, *hidden], activation, final_activation=True)
+        self.enc_body = mlp([width + n_classes, *hidden], activation, final_activation=True,
+                            dropout=dropout)
         self.enc_head = nn.Linear(hidden[-1] if hidden else width + n_classes, 2 * latent_dim)
         dec_hidden = hidden[::-1]
         if architecture == "conv":
             self.dec = nn.Sequential(
-                mlp([latent_dim + n_classes, *dec_hidden], activation, final_activation=True),
+                mlp([latent_dim + n_classes, *dec_hidden], activation, final_activation=True,
+                    dropout=dropout),
                 conv_upsampler(image_shape, dec_hidden[-1] if dec_hidden else latent_dim + n_classes,
                                conv_channels[::-1], activation, out_channels=n_out))
         else:
-            self.dec = mlp([latent_dim + n_classes, *dec_hidden, n_out * n_features], activation)
+            self.dec = mlp([latent_dim + n_classes, *dec_hidden, n_out * n_features], activation,
+                           dropout=dropout)
         if likelihood == "gaussian" and not self.decoder_variance:
             self.feature_log_var = nn.Parameter(torch.zeros(n_features))
+        K = prior_components
+        if prior == "mog":  # learned mixture of Gaussians, spread out at the start
+            self.prior_means = nn.Parameter(torch.randn(K, latent_dim))
+            self.prior_log_vars = nn.Parameter(torch.zeros(K, latent_dim))
+            self.prior_logits = nn.Parameter(torch.zeros(K))
+        elif prior == "vamp":  # VampPrior: the posterior at K learned pseudo-inputs
+            self.pseudo_inputs = nn.Parameter(0.5 + 0.01 * torch.randn(K, n_features))
+            self.n_classes = n_classes
+
+    def prior_components(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """(log weights (K,), means (K, L), log-variances (K, L)); None for N(0, I)."""
+        if self.prior == "mog":
+            return (torch.log_softmax(self.prior_logits, 0), self.prior_means,
+                    self.prior_log_vars)
+        if self.prior == "vamp":
+            u = self.pseudo_inputs
+            if self.likelihood == "bernoulli":
+                u = torch.clamp(u, 0.0, 1.0)  # pseudo-inputs live where the data do
+            c = torch.zeros(u.shape[0], self.n_classes, device=u.device, dtype=u.dtype)
+            means, log_vars = self.encode(u, c)
+            K = u.shape[0]
+            return torch.full((K,), -math.log(K), device=u.device), means, log_vars
+        return None
+
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) for z of shape (..., L)."""
+        comps = self.prior_components()
+        if comps is None:
+            return standard_normal_log_prob(z)
+        log_w, means, log_vars = comps
+        per = gaussian_log_prob(z.unsqueeze(-2), means, log_vars)  # (..., K)
+        return torch.logsumexp(per + log_w, dim=-1)
+
+    def sample_prior(self, n: int, generator: torch.Generator | None, device) -> torch.Tensor:
+        comps = self.prior_components()
+        eps = torch.randn((n, self.latent_dim), generator=generator, device=device)
+        if comps is None:
+            return eps
+        log_w, means, log_vars = comps
+        k = torch.multinomial(torch.exp(log_w), n, replacement=True, generator=generator)
+        return means[k] + torch.exp(0.5 * log_vars[k]) * eps
 
     def encode(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.enc_body(torch.cat([self.enc_conv(x), c], dim=-1))
@@ -138,7 +186,18 @@ class VAE(GenerativeModel):
     train_samples : int
         Samples of z per example per step.
     epochs, batch_size, lr, weight_decay
-        Adam optimisation settings.
+        Adam optimisation settings (``weight_decay`` is an L2 penalty).
+    lr_schedule : {"constant", "cosine"}
+        ``"cosine"`` anneals the learning rate to 0 over ``epochs`` (per step).
+    dropout : float
+        Dropout rate after each hidden layer of encoder and decoder, during training only.
+    prior : {"normal", "mog", "vamp"}
+        p(z): the standard normal; a learned mixture of ``prior_components`` Gaussians; or the
+        VampPrior (Tomczak & Welling 2018), the mixture of the encoder's posteriors at
+        ``prior_components`` learned pseudo-inputs. With a learned prior the KL term of the ELBO
+        is estimated from the same draws of z.
+    prior_components : int
+        Mixture components of the ``"mog"`` and ``"vamp"`` priors.
     early_stopping : bool
         Hold out ``validation_fraction`` of the rows, stop after ``patience`` epochs without a
         better validation ELBO and keep the best weights.
@@ -156,7 +215,8 @@ class VAE(GenerativeModel):
     def __init__(self, latent_dim=16, hidden=(256, 256), architecture="mlp", conv_channels=(32, 64),
                  likelihood="bernoulli", gaussian_variance="decoder", min_std=1e-3,
                  activation="relu", beta=1.0, warmup_epochs=0, objective="elbo", train_samples=1,
-                 epochs=200, batch_size=100, lr=1e-3, weight_decay=0.0, early_stopping=False,
+                 epochs=200, batch_size=100, lr=1e-3, lr_schedule="constant", weight_decay=0.0,
+                 dropout=0.0, prior="normal", prior_components=50, early_stopping=False,
                  validation_fraction=0.1, patience=20, iw_samples=1000, image_shape=None, seed=0,
                  device="auto", verbose=True):
         self.latent_dim = latent_dim
@@ -174,7 +234,11 @@ class VAE(GenerativeModel):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.prior = prior
+        self.prior_components = prior_components
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -208,7 +272,11 @@ class VAE(GenerativeModel):
         check_int(self.epochs, "epochs", low=1)
         check_int(self.batch_size, "batch_size", low=1)
         check_float(self.lr, "lr", low=0.0, low_open=True)
+        check_choice(self.lr_schedule, "lr_schedule", ("constant", "cosine"))
         check_float(self.weight_decay, "weight_decay", low=0.0)
+        check_float(self.dropout, "dropout", low=0.0, high=1.0, high_open=True)
+        check_choice(self.prior, "prior", ("normal", "mog", "vamp"))
+        check_int(self.prior_components, "prior_components", low=1)
         if not isinstance(self.early_stopping, bool):
             raise ValueError(f"early_stopping must be True or False; got {self.early_stopping!r}")
         check_float(self.validation_fraction, "validation_fraction", low=0.0, high=1.0,
@@ -286,7 +354,8 @@ class VAE(GenerativeModel):
         self.net_ = _VAENet(self.n_features_in_, self.latent_dim, tuple(self.hidden),
                             self.architecture, tuple(self.conv_channels), self.activation,
                             self.likelihood, self.gaussian_variance, n_classes, self.image_shape_,
-                            self.min_std).to(self.device_)
+                            self.min_std, self.dropout, self.prior,
+                            self.prior_components).to(self.device_)
         self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr,
                                            weight_decay=self.weight_decay)
 
@@ -306,14 +375,20 @@ class VAE(GenerativeModel):
         params = net.decode(z.reshape(S * B, -1), c.repeat(S, 1))
         log_px = net.log_lik(x.repeat(S, 1), params).reshape(S, B)  # (S, B)
         if self.objective == "elbo":
-            kl = kl_normal_std(mean, log_var)  # (B,)
+            kl = self._kl(z, mean, log_var)  # (B,)
             rec = log_px.mean(0)
             loss = -(rec - kl_weight * kl).mean()
             return loss, {"elbo": float((rec - kl).mean().detach()), "kl": float(kl.mean().detach())}
-        log_pz = standard_normal_log_prob(z)
+        log_pz = net.log_prior(z)
         log_qz = gaussian_log_prob(z, mean, log_var)
         bound = log_mean_exp(log_px + kl_weight * (log_pz - log_qz), dim=0)  # (B,)
         return -bound.mean(), {"iwae_bound": float(bound.mean().detach())}
+
+    def _kl(self, z: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+        """KL(q(z|x) || p(z)): closed form for N(0, I), else averaged over the draws z (S, B, L)."""
+        if self.prior == "normal":
+            return kl_normal_std(mean, log_var)
+        return (gaussian_log_prob(z, mean, log_var) - self.net_.log_prior(z)).mean(0)
 
     def fit(self, X, y=None, *, resume: bool = False, callback=None):
         """Train on ``X`` (rows are examples), with class labels ``y`` for a conditional VAE.
@@ -378,8 +453,17 @@ class VAE(GenerativeModel):
             monitor, patience = "val_elbo", self.patience
         X_tr, C_tr = X_all[train_idx], C_all[train_idx]
 
+        steps_per_epoch = math.ceil(len(train_idx) / self.batch_size)
+        total_steps = self.epochs * steps_per_epoch
+        counter = {"i": start * steps_per_epoch}
+
         def step(idx, epoch):
             self.net_.train()
+            if self.lr_schedule == "cosine":
+                frac = min(counter["i"] / total_steps, 1.0)
+                for group in self.optimizer_.param_groups:
+                    group["lr"] = 0.5 * self.lr * (1.0 + math.cos(math.pi * frac))
+            counter["i"] += 1
             loss, parts = self._loss(X_tr[idx], C_tr[idx], self._kl_weight(epoch))
             self.optimizer_.zero_grad(set_to_none=True)
             loss.backward()
@@ -430,7 +514,7 @@ class VAE(GenerativeModel):
             B = xb.shape[0]
             params = net.decode(z.reshape(n_samples * B, -1), cb.repeat(n_samples, 1))
             rec = net.log_lik(xb.repeat(n_samples, 1), params).reshape(n_samples, B).mean(0)
-            out.append(rec - kl_normal_std(mean, log_var))
+            out.append(rec - self._kl(z, mean, log_var))
         return torch.cat(out)
 
     def elbo(self, X, y=None, *, n_samples: int = 1, seed=None) -> np.ndarray:
@@ -489,7 +573,7 @@ class VAE(GenerativeModel):
             z = mean + torch.exp(0.5 * log_var) * eps  # (m, B, L)
             params = net.decode(z.reshape(m * B, -1), cb.repeat(m, 1))
             log_px = net.log_lik(xb.repeat(m, 1), params).reshape(m, B)
-            return log_px + standard_normal_log_prob(z) - gaussian_log_prob(z, mean, log_var)
+            return log_px + net.log_prior(z) - gaussian_log_prob(z, mean, log_var)
 
         return importance_weighted_log_prob(log_weights, n, k, batch_size=rows,
                                             chunk=chunk).numpy()
@@ -519,7 +603,8 @@ class VAE(GenerativeModel):
         n = check_n(n)
         c = self._cond(y, n, required=True)
         gen = _generator(self.device_, seed)
-        z = torch.randn((n, self.latent_dim), generator=gen, device=self.device_)
+        with torch.no_grad():
+            z = self.net_.eval().sample_prior(n, gen, self.device_)
         return self._decode_np(z, c, draw=not mean, gen=gen)
 
     @torch.no_grad()
