@@ -40,11 +40,12 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=5000)
     ap.add_argument("--n-test", type=int, default=10000, help="test images to evaluate")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     ap.add_argument("--save", default=None, help="checkpoint folder for the trained model")
     ap.add_argument("--load", default=None, help="evaluate this checkpoint instead of training")
     ap.add_argument("--out", default=None, help="JSON record (default results/vae_mnist_ARCH.json)")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     train, test = gl.datasets.load_mnist(path=args.data)
     Xtr = (train.X > 0.5).astype(np.float32)
     Xte = (test.X > 0.5).astype(np.float32)[: args.n_test]

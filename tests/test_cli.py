@@ -162,3 +162,21 @@ def test_make_demo_job_runs(tmp_path):
     assert (out / "samples.png").is_file() and (out / "curve.png").is_file()
     assert "sample grid:" in res.stdout and "training curve:" in res.stdout
     assert "held-out log-likelihood" in res.stdout
+
+
+def test_ctrl_c_keeps_the_last_finished_epoch(tmp_path, monkeypatch, capsys):
+    real_fit = gl.VAE.fit
+
+    def fit_then_interrupt(self, X, y=None, *, resume=False, callback=None):
+        def cb(epoch, record):
+            callback(epoch, record)
+            if epoch == 2:
+                raise KeyboardInterrupt
+        return real_fit(self, X, y, resume=resume, callback=cb)
+
+    monkeypatch.setattr(gl.VAE, "fit", fit_then_interrupt)
+    out = tmp_path / "v"
+    assert main(["train", "vae", "--binarize", "--out", str(out), *TINY[2:], "--epochs", "5",
+                 "--checkpoint-every", "0"]) == 130
+    assert gl.load(out).epochs_trained_ == 2
+    assert "interrupted" in capsys.readouterr().err

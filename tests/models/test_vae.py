@@ -323,3 +323,58 @@ def test_nonbinary_data_with_bernoulli_warns(caplog):
         tiny(epochs=1).fit(X)
     assert "not a normalised log-likelihood" in caplog.text
     assert math.isfinite(tiny(epochs=1).fit(X).score(X))
+
+
+# -- learned priors ----------------------------------------------------------------------------
+def test_mog_prior_density_matches_scipy_mixture(binary_digits):
+    X, _ = binary_digits
+    model = tiny(prior="mog", prior_components=3, latent_dim=2, epochs=2).fit(X[:200])
+    log_w, means, log_vars = (t.detach().double().numpy() for t in model.net_.prior_components())
+    z = np.random.default_rng(0).normal(size=(7, 2))
+    expected = np.log(sum(np.exp(log_w[k]) * stats.multivariate_normal(
+        means[k], np.diag(np.exp(log_vars[k]))).pdf(z) for k in range(3)))
+    got = model.net_.log_prior(torch.tensor(z, dtype=torch.float32)).detach().double().numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_mog_prior_samples_follow_the_mixture(binary_digits):
+    X, _ = binary_digits
+    model = tiny(prior="mog", prior_components=2, latent_dim=1, epochs=1).fit(X[:100])
+    with torch.no_grad():
+        model.net_.prior_means[:] = torch.tensor([[-5.0], [5.0]])
+        model.net_.prior_log_vars[:] = 0.0
+        model.net_.prior_logits[:] = torch.log(torch.tensor([0.2, 0.8]))
+        z = model.net_.sample_prior(20000, torch.Generator().manual_seed(0), "cpu").numpy()
+    assert abs((z > 0).mean() - 0.8) < 0.02
+    assert abs(z[z > 0].std() - 1.0) < 0.05
+
+
+def test_vamp_prior_is_the_mixture_of_posteriors_at_pseudo_inputs(binary_digits):
+    X, _ = binary_digits
+    model = tiny(prior="vamp", prior_components=4, epochs=2).fit(X[:200])
+    u = torch.clamp(model.net_.pseudo_inputs.detach(), 0, 1).double().numpy()
+    mean, log_var = model.encode(u, return_log_var=True)
+    z = np.random.default_rng(1).normal(size=(5, 4))
+    expected = np.log(np.mean([stats.multivariate_normal(mean[k], np.diag(np.exp(log_var[k])))
+                               .pdf(z) for k in range(4)], axis=0))
+    got = model.net_.log_prior(torch.tensor(z, dtype=torch.float32)).detach().double().numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("prior", ["mog", "vamp"])
+def test_learned_prior_bounds_are_ordered(binary_digits, prior):
+    X, _ = binary_digits
+    model = tiny(prior=prior, epochs=5, objective="iwae", train_samples=3).fit(X[:400])
+    elbo = model.elbo(X[400:500], n_samples=50).mean()
+    lp = model.log_prob(X[400:500], k=500).mean()
+    assert elbo < lp < 0
+
+
+def test_cosine_schedule_anneals_to_zero_and_dropout_is_training_only(binary_digits):
+    X, _ = binary_digits
+    model = tiny(lr_schedule="cosine", epochs=3, dropout=0.5).fit(X[:128])
+    n_steps = 3 * 2  # 3 epochs of 2 batches; the last step runs at fraction 5/6 of the way
+    expected = 0.5 * model.lr * (1 + math.cos(math.pi * (n_steps - 1) / n_steps))
+    assert model.optimizer_.param_groups[0]["lr"] == pytest.approx(expected)
+    assert not model.net_.training
+    np.testing.assert_array_equal(model.log_prob(X[:4], seed=0), model.log_prob(X[:4], seed=0))

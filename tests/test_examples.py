@@ -1,0 +1,24 @@
+"""Every script in examples/ runs with tiny settings; a new script must be listed here."""
+
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TINY_ARGS = {
+    "vae_digits.py": ["--epochs", "2", "--k", "10"],
+}
+
+
+def test_every_example_is_listed():
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(TINY_ARGS)
+
+
+@pytest.mark.parametrize("name", sorted(TINY_ARGS))
+def test_example_runs(name, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", [name, *TINY_ARGS[name], "--out", str(tmp_path)])
+    runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    assert any(tmp_path.iterdir()), "the example wrote nothing"
+    assert "wrote" in capsys.readouterr().out
