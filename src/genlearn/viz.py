@@ -35,13 +35,17 @@ def _save_figure(fig, path) -> Path:
     return path
 
 
-def image_grid(images: np.ndarray, ncols: int | None = None, pad: int = 1) -> np.ndarray:
-    """Tile (n, H, W) images into one (rows*(H+pad)-pad, cols*(W+pad)-pad) array."""
+def image_grid(images: np.ndarray, ncols: int | None = None, pad: int = 1,
+               fill: float = 0.15) -> np.ndarray:
+    """Tile (n, H, W) images into one (rows*(H+pad)-pad, cols*(W+pad)-pad) array.
+
+    The gaps get ``fill`` (light grey under the ``gray_r`` map, where 0 is white paper).
+    """
     images = np.asarray(images, dtype=np.float64)
     n, h, w = images.shape
     ncols = ncols or math.ceil(math.sqrt(n))
     nrows = math.ceil(n / ncols)
-    grid = np.ones((nrows * (h + pad) - pad, ncols * (w + pad) - pad))
+    grid = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad), fill)
     for i, img in enumerate(images):
         r, c = divmod(i, ncols)
         grid[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = img
@@ -76,11 +80,13 @@ def save_training_curve(history: list[dict], path, keys: list[str] | None = None
     if not history:
         raise ValueError("the history is empty: nothing to plot")
     skip = {"epoch", "time"}
+    if any(k in history[0] for k in ("elbo", "iwae_bound")):
+        skip.add("loss")  # the loss is minus the bound: one panel is enough
     keys = keys or [k for k in history[0] if k not in skip]
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
     epochs = [r["epoch"] for r in history]
-    for ax, key in zip(axes[0], keys):
+    for ax, key in zip(axes[0], keys, strict=True):
         ax.plot(epochs, [r.get(key, float("nan")) for r in history], lw=1.2)
         ax.set_xlabel("epoch")
         ax.set_title(key, fontsize=10)

@@ -105,7 +105,8 @@ def test_seed_makes_fit_and_sample_repeatable(binary_digits):
     X, _ = binary_digits
     a = tiny(seed=3).fit(X[:200])
     b = tiny(seed=3).fit(X[:200])
-    for (ka, va), (_, vb) in zip(a.net_.state_dict().items(), b.net_.state_dict().items()):
+    pairs = zip(a.net_.state_dict().items(), b.net_.state_dict().items(), strict=True)
+    for (ka, va), (_, vb) in pairs:
         assert torch.equal(va, vb), ka
     np.testing.assert_array_equal(a.sample(10, seed=4), b.sample(10, seed=4))
     np.testing.assert_array_equal(a.log_prob(X[:5], seed=1), b.log_prob(X[:5], seed=1))
@@ -129,7 +130,8 @@ def test_save_load_identical(tmp_path, binary_digits):
     model.save(tmp_path / "vae")
     loaded = gl.load(tmp_path / "vae")
     assert loaded.get_params() == model.get_params()
-    for (k, va), (_, vb) in zip(model.net_.state_dict().items(), loaded.net_.state_dict().items()):
+    pairs = zip(model.net_.state_dict().items(), loaded.net_.state_dict().items(), strict=True)
+    for (k, va), (_, vb) in pairs:
         assert torch.equal(va, vb), k
     np.testing.assert_array_equal(model.log_prob(X[200:230], seed=7),
                                   loaded.log_prob(X[200:230], seed=7))

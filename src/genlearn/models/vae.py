@@ -81,7 +81,8 @@ class _VAENet(nn.Module):
             self.dec = nn.Sequential(
                 mlp([latent_dim + n_classes, *dec_hidden], activation, final_activation=True,
                     dropout=dropout),
-                conv_upsampler(image_shape, dec_hidden[-1] if dec_hidden else latent_dim + n_classes,
+                conv_upsampler(image_shape,
+                               dec_hidden[-1] if dec_hidden else latent_dim + n_classes,
                                conv_channels[::-1], activation, out_channels=n_out))
         else:
             self.dec = mlp([latent_dim + n_classes, *dec_hidden, n_out * n_features], activation,
@@ -378,7 +379,8 @@ class VAE(GenerativeModel):
             kl = self._kl(z, mean, log_var)  # (B,)
             rec = log_px.mean(0)
             loss = -(rec - kl_weight * kl).mean()
-            return loss, {"elbo": float((rec - kl).mean().detach()), "kl": float(kl.mean().detach())}
+            return loss, {"elbo": float((rec - kl).mean().detach()),
+                          "kl": float(kl.mean().detach())}
         log_pz = net.log_prior(z)
         log_qz = gaussian_log_prob(z, mean, log_var)
         bound = log_mean_exp(log_px + kl_weight * (log_pz - log_qz), dim=0)  # (B,)
