@@ -16,9 +16,7 @@ import argparse
 import inspect
 import json
 import logging
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -255,20 +253,12 @@ def _sample(model, n, *, y=None, seed=None, mean=False):
 
 
 def _atomic_save_array(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        flat = array.reshape(array.shape[0], -1)
-        if path.suffix == ".npy":
+    with io.atomic_path(path) as tmp:
+        if path.suffix.lower() == ".npy":
             with open(tmp, "wb") as f:
                 np.save(f, array)
         else:
-            np.savetxt(tmp, flat, delimiter=",", fmt="%.6g")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            np.savetxt(tmp, array.reshape(array.shape[0], -1), delimiter=",", fmt="%.6g")
 
 
 def cmd_sample(args) -> int:
