@@ -24,8 +24,8 @@ import genlearn as gl
 
 CONFIGS = {
     "default": {},
-    "recommended": dict(hidden=(512, 512), objective="iwae", train_samples=10, dropout=0.2,
-                        weight_decay=1e-4),
+    # what `make demo` and examples/vae_digits.py use
+    "recommended": dict(prior="mog", objective="iwae", train_samples=10, weight_decay=1e-4),
 }
 
 

@@ -380,3 +380,16 @@ def test_cosine_schedule_anneals_to_zero_and_dropout_is_training_only(binary_dig
     assert model.optimizer_.param_groups[0]["lr"] == pytest.approx(expected)
     assert not model.net_.training
     np.testing.assert_array_equal(model.log_prob(X[:4], seed=0), model.log_prob(X[:4], seed=0))
+
+
+def test_kl_warmup_and_beta_schedule():
+    model = gl.VAE(beta=2.0, warmup_epochs=4)
+    assert [model._kl_weight(e) for e in range(6)] == [0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
+    assert gl.VAE(beta=0.5)._kl_weight(0) == 0.5
+
+
+def test_beta_trades_kl_for_reconstruction(binary_digits):
+    X, _ = binary_digits
+    low = tiny(beta=0.1, epochs=8, seed=0).fit(X[:600])
+    high = tiny(beta=4.0, epochs=8, seed=0).fit(X[:600])
+    assert low.history_[-1]["kl"] > 2 * high.history_[-1]["kl"]
