@@ -12,12 +12,13 @@ from . import datasets, registry
 from ._version import __version__
 from .base import GenerativeModel, NotFittedError
 from .io import CheckpointError, load
-from .models import VAE
+from .models import HMM, VAE
 from .training import NonFiniteLossError
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "HMM",
     "VAE",
     "CheckpointError",
     "GenerativeModel",

@@ -360,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     models_sub = train.add_subparsers(dest="model", required=True, metavar="MODEL")
     for name in registry.names():
         cls = registry.get(name)
+        if not getattr(cls, "trains_on_rows", True):
+            continue  # sequence models train through their own commands (genlearn text ...)
         p = models_sub.add_parser(name, help=(cls.__doc__ or "").strip().splitlines()[0])
         data_flags(p)
         p.add_argument("--out", default=None, help="checkpoint folder (default runs/MODEL)")

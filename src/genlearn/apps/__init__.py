@@ -1,0 +1,1 @@
+"""Applications built on the models: text (more to come)."""

@@ -1,0 +1,533 @@
+"""Hidden Markov model trained by Baum-Welch EM, batched over sequences, on CPU or GPU.
+
+    p(x_1..T, z_1..T) = startprob[z_1] prod_t transmat[z_{t-1}, z_t] prod_t p(x_t | z_t)
+
+``log_prob`` is exact: the forward algorithm (scaled, float64 by default). The E-step runs the
+scaled forward-backward of :mod:`genlearn.ops.hmm` over many padded sequences at once (sorted by
+length and cut into batches of at most ``chunk_size`` time steps, so memory is bounded by the
+chunk, not the data) and adds up sufficient statistics; the M-step turns those into parameters.
+Learned parameters carry hmmlearn's names (``startprob_``, ``transmat_``, ``emissionprob_``,
+``means_``, ``covars_``, ``lambdas_``), can be set by hand before ``fit``, and ``update`` /
+``initialize`` say which ones EM changes and which ones it initialises (a zero in
+``transmat_`` stays zero, so a left-right topology stays left-right).
+
+States that receive no posterior mass keep their previous parameters instead of turning into
+0/0 = NaN (the most common complaint of hmmlearn's users); ``floor`` adds a small pseudo-count
+to every transition and emission count so no probability reaches exactly zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .._utils import check_choice, check_float, check_int, check_n, resolve_device
+from ..base import GenerativeModel
+from ..ops.hmm import forward_backward, forward_log_likelihood, viterbi
+from ..registry import register
+from .hmm_emissions import EMISSIONS, _normalise_rows
+
+log = logging.getLogger(__name__)
+
+CHAIN_PARAMS = ("startprob", "transmat")
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at ``n_iter`` before the log-likelihood gain fell under ``tol``."""
+
+
+@register("hmm")
+class HMM(GenerativeModel):
+    """Hidden Markov model with categorical, Gaussian or Poisson emissions.
+
+    Parameters
+    ----------
+    n_states : int
+        Number of hidden states K.
+    emission : {"categorical", "gaussian", "poisson"}
+    covariance_type : {"diag", "full", "spherical", "tied"}
+        Gaussian emissions only.
+    n_symbols : int or None
+        Categorical only: vocabulary size (default 1 + the largest symbol in the data).
+    n_iter, tol : int, float
+        EM stops after ``n_iter`` iterations or when the log-likelihood gains less than ``tol``.
+    n_init : int
+        Random restarts; the one with the best final log-likelihood is kept.
+    init : {"kmeans", "random"}
+        How Gaussian means are initialised.
+    update, initialize : tuple of str
+        Parameters EM updates, and parameters ``fit`` initialises (the others must be set by
+        hand before ``fit``): "startprob", "transmat" and the emission's ("emissionprob";
+        "means", "covars"; "lambdas"). "all" means every one.
+    floor : float
+        Pseudo-count added to transition and emission counts in each M-step (0: none).
+    min_covar, means_prior, means_weight, covars_prior, covars_weight
+        Gaussian: as in hmmlearn (MAP M-step; ``min_covar`` is added at initialisation).
+    startprob_prior, transmat_prior, emissionprob_prior : float
+        Dirichlet priors (1 = maximum likelihood), as in hmmlearn.
+    chunk_size : int
+        Largest number of (padded) time steps in one E-step batch.
+    dtype : {"float64", "float32"}
+    seed, device, verbose
+    """
+
+    trains_on_rows = False  # it learns from sequences, not from the rows of a table
+
+    def __init__(self, n_states=4, emission="categorical", covariance_type="diag",
+                 n_symbols=None, n_iter=100, tol=1e-4, n_init=1, init="kmeans", update="all",
+                 initialize="all", floor=0.0, min_covar=1e-3, means_prior=0.0, means_weight=0.0,
+                 covars_prior=1e-2, covars_weight=1.0, startprob_prior=1.0, transmat_prior=1.0,
+                 emissionprob_prior=1.0, chunk_size=2_000_000, dtype="float64", seed=0,
+                 device="auto", verbose=True):
+        self.n_states = n_states
+        self.emission = emission
+        self.covariance_type = covariance_type
+        self.n_symbols = n_symbols
+        self.n_iter = n_iter
+        self.tol = tol
+        self.n_init = n_init
+        self.init = init
+        self.update = update
+        self.initialize = initialize
+        self.floor = floor
+        self.min_covar = min_covar
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.emissionprob_prior = emissionprob_prior
+        self.chunk_size = chunk_size
+        self.dtype = dtype
+        self.seed = seed
+        self.device = device
+        self.verbose = verbose
+        self._validate_params()
+
+    # -- hyperparameters ------------------------------------------------------------------
+    def _param_names(self) -> tuple[str, ...]:
+        return CHAIN_PARAMS + EMISSIONS[self.emission].param_names
+
+    def _names(self, value, field: str) -> tuple[str, ...]:
+        known = self._param_names()
+        if value == "all":
+            return known
+        if isinstance(value, str):
+            value = (value,)
+        value = tuple(value)
+        for v in value:
+            if v not in known:
+                raise ValueError(f"{field}: unknown parameter {v!r} for {self.emission} "
+                                 f"emissions; choose from {list(known)} or 'all'")
+        return value
+
+    def _validate_params(self) -> None:
+        check_int(self.n_states, "n_states", low=1)
+        check_choice(self.emission, "emission", tuple(EMISSIONS))
+        check_choice(self.covariance_type, "covariance_type", ("diag", "full", "spherical", "tied"))
+        check_int(self.n_symbols, "n_symbols", low=1, allow_none=True)
+        check_int(self.n_iter, "n_iter", low=0)
+        if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or math.isnan(
+                self.tol) or self.tol == math.inf:
+            raise ValueError(f"tol must be a number (-inf runs all n_iter); got {self.tol!r}")
+        check_int(self.n_init, "n_init", low=1)
+        check_choice(self.init, "init", ("kmeans", "random"))
+        self._names(self.update, "update")
+        self._names(self.initialize, "initialize")
+        check_float(self.floor, "floor", low=0.0)
+        check_float(self.min_covar, "min_covar", low=0.0)
+        check_float(self.means_weight, "means_weight", low=0.0)
+        check_float(self.covars_prior, "covars_prior", low=0.0)
+        check_float(self.covars_weight, "covars_weight", low=0.0)
+        for name in ("startprob_prior", "transmat_prior", "emissionprob_prior"):
+            check_float(getattr(self, name), name, low=0.0)
+        check_int(self.chunk_size, "chunk_size", low=1)
+        check_choice(self.dtype, "dtype", ("float64", "float32"))
+        check_int(self.seed, "seed", low=0, allow_none=True)
+        if not isinstance(self.device, str):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {self.device!r}")
+
+    # -- data -----------------------------------------------------------------------------
+    def _as_sequences(self, X, lengths=None, *, fitting=False) -> list[np.ndarray]:
+        """A list of sequences: 1-D int arrays (categorical) or 2-D float arrays."""
+        if lengths is not None:
+            arr = np.asarray(X)
+            lengths = np.asarray(lengths)
+            if lengths.ndim != 1 or np.any(lengths < 0) or not np.issubdtype(lengths.dtype,
+                                                                              np.integer):
+                raise ValueError("lengths must be a 1-D array of non-negative integers")
+            if lengths.sum() != len(arr):
+                raise ValueError(f"lengths sum to {int(lengths.sum())} but X has {len(arr)} rows")
+            seqs = np.split(arr, np.cumsum(lengths)[:-1])
+        elif isinstance(X, np.ndarray) and X.dtype != object and (
+                X.ndim == 1 or (X.ndim == 2 and self.emission != "categorical")):
+            seqs = [X]
+        else:
+            if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+                raise ValueError("X must be a list of sequences (arrays), or one array with "
+                                 "lengths")
+            seqs = list(X)
+        if len(seqs) == 0:
+            raise ValueError("X is an empty list: no sequences to fit or score")
+        out = []
+        for i, s in enumerate(seqs):
+            out.append(self._check_sequence(s, i))
+        if fitting:
+            total = sum(len(s) for s in out)
+            if total < self.n_states:
+                raise ValueError(f"{total} observations are fewer than n_states="
+                                 f"{self.n_states}: too many states for the data")
+        return out
+
+    def _check_sequence(self, s, i: int) -> np.ndarray:
+        arr = np.asarray(s)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                       or np.issubdtype(arr.dtype, np.bool_)):
+            raise ValueError(f"sequence {i} is not numeric (dtype {arr.dtype})")
+        if arr.shape[0] == 0 if arr.ndim else True:
+            raise ValueError(f"sequence {i} has length 0")
+        if self.emission == "categorical":
+            if arr.ndim == 2 and arr.shape[1] == 1:
+                arr = arr[:, 0]
+            if arr.ndim != 1:
+                raise ValueError(f"sequence {i}: categorical symbols must be a 1-D array; got "
+                                 f"shape {arr.shape}")
+            if not np.issubdtype(arr.dtype, np.integer):
+                if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+                    raise ValueError(f"sequence {i}: symbols must be integers")
+            arr = arr.astype(np.int64)
+            if arr.min() < 0:
+                raise ValueError(f"sequence {i}: negative symbol {int(arr.min())}")
+            n_sym = getattr(self, "n_symbols_", None)
+            if n_sym is not None and arr.max() >= n_sym:
+                raise ValueError(f"sequence {i}: symbol {int(arr.max())} is outside the "
+                                 f"vocabulary of {n_sym} symbols")
+            return arr
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise ValueError(f"sequence {i} must be 2-D (length, n_features); got {arr.shape}")
+        arr = arr.astype(np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"sequence {i} contains NaN or infinite values")
+        n_feat = getattr(self, "n_features_", None)
+        if n_feat is not None and arr.shape[1] != n_feat:
+            raise ValueError(f"sequence {i} has {arr.shape[1]} features, but the model has "
+                             f"{n_feat}")
+        if self.emission == "poisson" and (np.any(arr < 0) or np.any(arr != np.round(arr))):
+            raise ValueError(f"sequence {i}: Poisson emissions need non-negative integer counts")
+        return arr
+
+    def _batches(self, seqs: list[np.ndarray]):
+        """Padded tensors of sequences of similar length, at most ``chunk_size`` steps each."""
+        order = np.argsort([-len(s) for s in seqs], kind="stable")
+        i = 0
+        while i < len(order):
+            T = len(seqs[order[i]])
+            n = max(1, self.chunk_size // T)
+            idx = order[i:i + n]
+            i += n
+            lengths = torch.tensor([len(seqs[j]) for j in idx], device=self.device_)
+            if self.emission == "categorical":
+                x = torch.full((len(idx), T), -1, dtype=torch.long)
+            else:
+                x = torch.zeros((len(idx), T, self.n_features_), dtype=self.dtype_)
+            for r, j in enumerate(idx):
+                x[r, : len(seqs[j])] = torch.as_tensor(seqs[j])
+            yield idx, x.to(self.device_), lengths
+
+    # -- parameters -----------------------------------------------------------------------
+    def _emission(self):
+        return EMISSIONS[self.emission](self)
+
+    def _log_chain(self):
+        z = dict(dtype=self.dtype_, device=self.device_)
+        with np.errstate(divide="ignore"):
+            return (torch.as_tensor(np.log(self.startprob_), **z),
+                    torch.as_tensor(np.log(self.transmat_), **z))
+
+    def _check_chain(self) -> None:
+        K = self.n_states
+        sp, tm = np.asarray(self.startprob_, float), np.asarray(self.transmat_, float)
+        if sp.shape != (K,) or tm.shape != (K, K):
+            raise ValueError(f"startprob_ must have shape ({K},) and transmat_ ({K}, {K}); got "
+                             f"{sp.shape} and {tm.shape}")
+        if np.any(sp < 0) or not np.isclose(sp.sum(), 1.0, atol=1e-8):
+            raise ValueError(f"startprob_ must be non-negative and sum to 1; it sums to "
+                             f"{sp.sum():.6g}")
+        bad = np.flatnonzero(~np.isclose(tm.sum(1), 1.0, atol=1e-8) | np.any(tm < 0, axis=1))
+        if bad.size:
+            raise ValueError(f"transmat_ rows must be non-negative and sum to 1; row {bad[0]} "
+                             f"sums to {tm[bad[0]].sum():.6g}")
+        if self.emission == "categorical":
+            e = np.asarray(self.emissionprob_, float)
+            if e.shape != (K, self.n_symbols_):
+                raise ValueError(f"emissionprob_ must have shape ({K}, {self.n_symbols_}); got "
+                                 f"{e.shape}")
+            bad = np.flatnonzero(~np.isclose(e.sum(1), 1.0, atol=1e-8) | np.any(e < 0, axis=1))
+            if bad.size:
+                raise ValueError(f"emissionprob_ rows must be non-negative and sum to 1; row "
+                                 f"{bad[0]} sums to {e[bad[0]].sum():.6g}")
+
+    def _init_params(self, seqs, rng, which) -> None:
+        K = self.n_states
+        if "startprob" in which:
+            self.startprob_ = np.full(K, 1.0 / K)
+        if "transmat" in which:
+            self.transmat_ = np.full((K, K), 1.0 / K)
+        data = np.concatenate(seqs)
+        self._emission().init(data, K, rng, which)
+        for name in self._param_names():
+            if not hasattr(self, name + "_"):
+                raise ValueError(f"{name}_ is neither set by hand nor in initialize="
+                                 f"{self.initialize!r}: set it before fit or let fit initialise "
+                                 "it")
+
+    # -- EM -------------------------------------------------------------------------------
+    def _e_step(self, seqs, *, with_stats: bool = True):
+        """Sufficient statistics and total log-likelihood over all sequences."""
+        K = self.n_states
+        em = self._emission()
+        D = getattr(self, "n_features_", 1)
+        stats = {"start": torch.zeros(K, dtype=self.dtype_, device=self.device_),
+                 "trans": torch.zeros(K, K, dtype=self.dtype_, device=self.device_),
+                 **em.new_stats(K, D, self.device_)}
+        log_start, log_trans = self._log_chain()
+        total = 0.0
+        for _, x, lengths in self._batches(seqs):
+            post = forward_backward(log_start, log_trans, em.log_b(x), lengths)
+            total += float(post.log_likelihood.sum())
+            if not with_stats:
+                continue
+            stats["start"] += post.gamma[:, 0].sum(0)
+            stats["trans"] += post.xi_sum
+            valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+            em.accumulate(stats, x[valid], post.gamma[valid])
+        return {k: v.double().cpu().numpy() for k, v in stats.items()}, total
+
+    def _m_step(self, stats) -> None:
+        upd = self._names(self.update, "update")
+        if "startprob" in upd:
+            counts = np.maximum(self.startprob_prior - 1.0 + stats["start"], 0.0)
+            counts = np.where(self.startprob_ == 0, 0.0, counts)  # forbidden starts stay so
+            s = counts.sum()
+            self.startprob_ = counts / s if s > 0 else self.startprob_
+        if "transmat" in upd:
+            counts = np.maximum(self.transmat_prior - 1.0 + stats["trans"], 0.0)
+            counts = np.where(self.transmat_ == 0, 0.0, counts + self.floor)
+            self.transmat_ = _normalise_rows(counts, self.transmat_)
+        em = self._emission()
+        em_upd = tuple(n for n in upd if n in em.param_names)
+        if not em_upd:
+            return
+        if self.emission == "gaussian":
+            em.m_step(stats, self.floor, em_upd)
+        else:
+            em.m_step(stats, self.floor)
+
+    def fit(self, X, lengths=None):
+        """Baum-Welch EM on a list of sequences (or hmmlearn's ``X, lengths``). Returns self."""
+        self._validate_params()
+        self.device_ = resolve_device(self.device)
+        self.dtype_ = getattr(torch, self.dtype)
+        had_vocab = "n_symbols_" in self.__dict__
+        seqs = self._as_sequences(X, lengths, fitting=True)
+        if self.emission == "categorical":
+            seen = 1 + max(int(s.max()) for s in seqs)
+            if not had_vocab:
+                self.n_symbols_ = self.n_symbols or seen
+            if seen > self.n_symbols_:
+                raise ValueError(f"symbol {seen - 1} is outside the vocabulary of "
+                                 f"{self.n_symbols_} symbols (n_symbols)")
+        else:
+            self.n_features_ = seqs[0].shape[1]
+            for i, s in enumerate(seqs):
+                if s.shape[1] != self.n_features_:
+                    raise ValueError(f"sequence {i} has {s.shape[1]} features; sequence 0 has "
+                                     f"{self.n_features_}")
+        which = self._names(self.initialize, "initialize")
+        user = {n: getattr(self, n + "_") for n in self._param_names()
+                if n not in which and hasattr(self, n + "_")}
+        seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        best = None
+        for restart in range(self.n_init):
+            rng = np.random.default_rng([seed, restart])
+            for name, value in user.items():
+                setattr(self, name + "_", np.array(value, dtype=np.float64))
+            self._init_params(seqs, rng, which)
+            self._check_chain()
+            history, converged = self._em(seqs, restart)
+            score = history[-1]["log_likelihood"] if history else self._e_step(
+                seqs, with_stats=False)[1]
+            if best is None or score > best[0]:
+                best = (score, {n: np.array(getattr(self, n + "_")) for n in
+                                self._param_names()}, history, converged)
+        _, params, self.history_, self.converged_ = best
+        for name, value in params.items():
+            setattr(self, name + "_", value)
+        self.n_iter_ = len(self.history_)
+        self.is_fitted_ = True
+        if not self.converged_ and self.n_iter > 0:
+            warnings.warn(f"EM did not converge in n_iter={self.n_iter} iterations (last gain "
+                          f"above tol={self.tol}); raise n_iter", ConvergenceWarning,
+                          stacklevel=2)
+        return self
+
+    def _em(self, seqs, restart: int):
+        history: list[dict] = []
+        converged = False
+        bar = tqdm(total=self.n_iter, desc=f"HMM EM{f' (restart {restart + 1})' if self.n_init > 1 else ''}",
+                   disable=not self.verbose, leave=False)
+        prev = -math.inf
+        try:
+            for it in range(self.n_iter):
+                stats, ll = self._e_step(seqs)
+                if not math.isfinite(ll):
+                    raise ValueError(f"the data have probability zero under the current "
+                                     f"parameters at EM iteration {it + 1}: an emission or "
+                                     "transition that the data need is exactly 0 (use floor>0)")
+                self._m_step(stats)
+                history.append({"iteration": it + 1, "log_likelihood": ll})
+                bar.update(1)
+                bar.set_postfix(log_likelihood=f"{ll:.6g}", refresh=False)
+                if ll < prev - 1e-8 * abs(prev):
+                    log.warning("EM log-likelihood decreased at iteration %d: %.10g -> %.10g",
+                                it + 1, prev, ll)
+                if ll - prev < self.tol:
+                    converged = True
+                    break
+                prev = ll
+        finally:
+            bar.close()
+        return history, converged
+
+    # -- inference ------------------------------------------------------------------------
+    def log_prob(self, X, lengths=None) -> np.ndarray:
+        """Exact log-likelihood log p(x) of each sequence (nats): the forward algorithm."""
+        self._check_fitted()
+        seqs = self._as_sequences(X, lengths)
+        log_start, log_trans = self._log_chain()
+        em = self._emission()
+        out = np.empty(len(seqs))
+        for idx, x, lens in self._batches(seqs):
+            out[idx] = forward_log_likelihood(log_start, log_trans, em.log_b(x),
+                                              lens).double().cpu().numpy()
+        return out
+
+    def score(self, X, lengths=None) -> float:
+        """Total log-likelihood of all sequences, as hmmlearn reports it (nats)."""
+        return float(self.log_prob(X, lengths).sum())
+
+    def predict_proba(self, X, lengths=None):
+        """Posterior state marginals p(z_t = k | x), one (T_n, K) array per sequence."""
+        self._check_fitted()
+        seqs = self._as_sequences(X, lengths)
+        log_start, log_trans = self._log_chain()
+        em = self._emission()
+        out: list = [None] * len(seqs)
+        for idx, x, lens in self._batches(seqs):
+            post = forward_backward(log_start, log_trans, em.log_b(x), lens)
+            gamma = post.gamma.double().cpu().numpy()
+            for r, j in enumerate(idx):
+                out[j] = gamma[r, : len(seqs[j])]
+        return out if lengths is None and not _is_single(X, self) else np.concatenate(out)
+
+    def decode(self, X, lengths=None):
+        """Viterbi: (log p(x, best path) per sequence, best state path per sequence)."""
+        self._check_fitted()
+        seqs = self._as_sequences(X, lengths)
+        log_start, log_trans = self._log_chain()
+        em = self._emission()
+        scores, paths = np.empty(len(seqs)), [None] * len(seqs)
+        for idx, x, lens in self._batches(seqs):
+            s, p = viterbi(log_start, log_trans, em.log_b(x), lens)
+            s, p = s.double().cpu().numpy(), p.cpu().numpy()
+            for r, j in enumerate(idx):
+                scores[j], paths[j] = s[r], p[r, : len(seqs[j])]
+        if lengths is None and not _is_single(X, self):
+            return scores, paths
+        return float(scores.sum()), np.concatenate(paths)
+
+    def predict(self, X, lengths=None):
+        """The Viterbi state path (concatenated when X is one array)."""
+        return self.decode(X, lengths)[1]
+
+    def sample(self, n, length=100, *, seed=None, return_states=False):
+        """``n`` new sequences of ``length`` steps (and their hidden states)."""
+        self._check_fitted()
+        n, length = check_n(n), check_n(length, "length")
+        rng = np.random.default_rng(seed)
+        em = self._emission()
+        seqs, states = [], []
+        cum_t = np.cumsum(self.transmat_, 1)
+        for _ in range(n):
+            z = np.empty(length, dtype=np.int64)
+            z[0] = rng.choice(self.n_states, p=self.startprob_)
+            u = rng.random(length)
+            for t in range(1, length):
+                z[t] = min(int(np.searchsorted(cum_t[z[t - 1]], u[t], side="right")),
+                           self.n_states - 1)
+            x = np.array([em.sample(k, rng) for k in z])
+            seqs.append(x)
+            states.append(z)
+        return (seqs, states) if return_states else seqs
+
+    def n_parameters(self) -> int:
+        """Free parameters (for BIC/AIC): start, transitions and emissions."""
+        self._check_fitted()
+        K = self.n_states
+        return (K - 1) + K * (K - 1) + self._emission().n_free(K)
+
+    def bic(self, X, lengths=None) -> float:
+        """Bayesian information criterion (lower is better)."""
+        seqs = self._as_sequences(X, lengths)
+        n_obs = sum(len(s) for s in seqs)
+        return -2 * self.score(seqs) + self.n_parameters() * math.log(n_obs)
+
+    def aic(self, X, lengths=None) -> float:
+        """Akaike information criterion (lower is better)."""
+        return -2 * self.score(X, lengths) + 2 * self.n_parameters()
+
+    def log_prob_estimator(self) -> str:
+        return "exact (forward algorithm)"
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _get_state(self):
+        meta = {"history_": self.history_, "converged_": self.converged_,
+                "n_iter_": self.n_iter_}
+        for attr in ("n_symbols_", "n_features_"):
+            if hasattr(self, attr):
+                meta[attr] = getattr(self, attr)
+        tensors = {n: torch.as_tensor(np.asarray(getattr(self, n + "_"), dtype=np.float64))
+                   for n in self._param_names()}
+        return meta, tensors
+
+    def _set_state(self, meta, tensors) -> None:
+        self.device_ = resolve_device(self.device)
+        self.dtype_ = getattr(torch, self.dtype)
+        for attr in ("n_symbols_", "n_features_"):
+            if attr in meta:
+                setattr(self, attr, int(meta[attr]))
+        self.history_ = list(meta["history_"])
+        self.converged_ = bool(meta["converged_"])
+        self.n_iter_ = int(meta["n_iter_"])
+        for n in self._param_names():
+            setattr(self, n + "_", tensors[n].double().numpy())
+        self._check_chain()
+        self.is_fitted_ = True
+
+    @property
+    def data_shape(self):
+        return (self.n_features_,) if hasattr(self, "n_features_") else None
+
+
+def _is_single(X, model) -> bool:
+    """One bare array (hmmlearn style) rather than a list of sequences."""
+    return isinstance(X, np.ndarray) and X.dtype != object and (
+        X.ndim == 1 or (X.ndim == 2 and model.emission != "categorical"))
