@@ -7,8 +7,8 @@ scaled forward-backward of :mod:`genlearn.ops.hmm` over many padded sequences at
 length and cut into batches of at most ``chunk_size`` time steps, so memory is bounded by the
 chunk, not the data) and adds up sufficient statistics; the M-step turns those into parameters.
 Learned parameters carry hmmlearn's names (``startprob_``, ``transmat_``, ``emissionprob_``,
-``means_``, ``covars_``, ``lambdas_``), can be set by hand before ``fit``, and ``update`` /
-``initialize`` say which ones EM changes and which ones it initialises (a zero in
+``means_``, ``covars_``, ``weights_``, ``lambdas_``), can be set by hand before ``fit``, and
+``update`` / ``initialize`` say which ones EM changes and which ones it initialises (a zero in
 ``transmat_`` stays zero, so a left-right topology stays left-right).
 
 States that receive no posterior mass keep their previous parameters instead of turning into
@@ -28,7 +28,12 @@ from tqdm.auto import tqdm
 
 from .._utils import check_choice, check_float, check_int, check_n, resolve_device
 from ..base import GenerativeModel
-from ..ops.hmm import forward_backward, forward_log_likelihood, viterbi
+from ..ops.hmm import (
+    forward_backward,
+    forward_backward_blocks,
+    forward_log_likelihood,
+    viterbi,
+)
 from ..registry import register
 from .hmm_emissions import EMISSIONS, _normalise_rows
 
@@ -43,15 +48,17 @@ class ConvergenceWarning(UserWarning):
 
 @register("hmm")
 class HMM(GenerativeModel):
-    """Hidden Markov model with categorical, Gaussian or Poisson emissions.
+    """Hidden Markov model with categorical, Gaussian, Gaussian-mixture or Poisson emissions.
 
     Parameters
     ----------
     n_states : int
         Number of hidden states K.
-    emission : {"categorical", "gaussian", "poisson"}
+    emission : {"categorical", "gaussian", "gmm", "poisson"}
     covariance_type : {"diag", "full", "spherical", "tied"}
-        Gaussian emissions only.
+        Gaussian and GMM emissions only.
+    n_mix : int
+        GMM emissions: Gaussian components per state (``weights_`` (K, n_mix)).
     n_symbols : int or None
         Categorical only: vocabulary size (default 1 + the largest symbol in the data).
     n_iter, tol : int, float
@@ -70,8 +77,11 @@ class HMM(GenerativeModel):
         Gaussian: as in hmmlearn (MAP M-step; ``min_covar`` is added at initialisation).
     startprob_prior, transmat_prior, emissionprob_prior : float
         Dirichlet priors (1 = maximum likelihood), as in hmmlearn.
-    chunk_size : int
-        Largest number of (padded) time steps in one E-step batch.
+    chunk_size : int or None
+        Largest number of (padded) time steps the recursions hold at once; a longer sequence
+        is processed in time blocks (checkpointed forward-backward), so memory is bounded by
+        the chunk, not the data. None: about 2**25 / n_states steps (256 MB per float64
+        (steps, states) array).
     dtype : {"float64", "float32"}
     seed, device, verbose
     """
@@ -79,15 +89,16 @@ class HMM(GenerativeModel):
     trains_on_rows = False  # it learns from sequences, not from the rows of a table
 
     def __init__(self, n_states=4, emission="categorical", covariance_type="diag",
-                 n_symbols=None, n_iter=100, tol=1e-4, n_init=1, init="kmeans", update="all",
-                 initialize="all", floor=0.0, min_covar=1e-3, means_prior=0.0, means_weight=0.0,
-                 covars_prior=1e-2, covars_weight=1.0, startprob_prior=1.0, transmat_prior=1.0,
-                 emissionprob_prior=1.0, chunk_size=2_000_000, dtype="float64", seed=0,
-                 device="auto", verbose=True):
+                 n_symbols=None, n_mix=1, n_iter=100, tol=1e-4, n_init=1, init="kmeans",
+                 update="all", initialize="all", floor=0.0, min_covar=1e-3, means_prior=0.0,
+                 means_weight=0.0, covars_prior=1e-2, covars_weight=1.0, startprob_prior=1.0,
+                 transmat_prior=1.0, emissionprob_prior=1.0, chunk_size=None, dtype="float64",
+                 seed=0, device="auto", verbose=True):
         self.n_states = n_states
         self.emission = emission
         self.covariance_type = covariance_type
         self.n_symbols = n_symbols
+        self.n_mix = n_mix
         self.n_iter = n_iter
         self.tol = tol
         self.n_init = n_init
@@ -132,6 +143,7 @@ class HMM(GenerativeModel):
         check_choice(self.emission, "emission", tuple(EMISSIONS))
         check_choice(self.covariance_type, "covariance_type", ("diag", "full", "spherical", "tied"))
         check_int(self.n_symbols, "n_symbols", low=1, allow_none=True)
+        check_int(self.n_mix, "n_mix", low=1)
         check_int(self.n_iter, "n_iter", low=0)
         if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or math.isnan(
                 self.tol) or self.tol == math.inf:
@@ -147,7 +159,7 @@ class HMM(GenerativeModel):
         check_float(self.covars_weight, "covars_weight", low=0.0)
         for name in ("startprob_prior", "transmat_prior", "emissionprob_prior"):
             check_float(getattr(self, name), name, low=0.0)
-        check_int(self.chunk_size, "chunk_size", low=1)
+        check_int(self.chunk_size, "chunk_size", low=1, allow_none=True)
         check_choice(self.dtype, "dtype", ("float64", "float32"))
         check_int(self.seed, "seed", low=0, allow_none=True)
         if not isinstance(self.device, str):
@@ -224,23 +236,35 @@ class HMM(GenerativeModel):
             raise ValueError(f"sequence {i}: Poisson emissions need non-negative integer counts")
         return arr
 
+    def _chunk_steps(self) -> int:
+        """Time steps per E-step batch: ``chunk_size``, or about 2**25 cells / n_states."""
+        if self.chunk_size is not None:
+            return int(self.chunk_size)
+        return max(1, (1 << 25) // self.n_states)
+
     def _batches(self, seqs: list[np.ndarray]):
-        """Padded tensors of sequences of similar length, at most ``chunk_size`` steps each."""
+        """Padded time-major batches of sequences of similar length.
+
+        Yields (indices, x, lengths, block): x is (T, N) symbols or (T, N, D) features, and
+        ``block`` the time steps the recursions hold at once, so N * block <= the chunk size
+        (a single sequence longer than the chunk is processed in time blocks).
+        """
+        steps = self._chunk_steps()
         order = np.argsort([-len(s) for s in seqs], kind="stable")
         i = 0
         while i < len(order):
             T = len(seqs[order[i]])
-            n = max(1, self.chunk_size // T)
+            n = max(1, steps // T)
             idx = order[i:i + n]
             i += n
             lengths = torch.tensor([len(seqs[j]) for j in idx], device=self.device_)
             if self.emission == "categorical":
-                x = torch.full((len(idx), T), -1, dtype=torch.long)
+                x = torch.zeros((T, len(idx)), dtype=torch.long)
             else:
-                x = torch.zeros((len(idx), T, self.n_features_), dtype=self.dtype_)
+                x = torch.zeros((T, len(idx), self.n_features_), dtype=self.dtype_)
             for r, j in enumerate(idx):
-                x[r, : len(seqs[j])] = torch.as_tensor(seqs[j])
-            yield idx, x.to(self.device_), lengths
+                x[: len(seqs[j]), r] = torch.as_tensor(seqs[j])
+            yield idx, x.to(self.device_), lengths, max(1, steps // len(idx))
 
     # -- parameters -----------------------------------------------------------------------
     def _emission(self):
@@ -300,15 +324,24 @@ class HMM(GenerativeModel):
                  **em.new_stats(K, D, self.device_)}
         log_start, log_trans = self._log_chain()
         total = 0.0
-        for _, x, lengths in self._batches(seqs):
-            post = forward_backward(log_start, log_trans, em.log_b(x), lengths)
-            total += float(post.log_likelihood.sum())
+        for _, x, lengths, block in self._batches(seqs):
             if not with_stats:
+                ll = forward_log_likelihood(log_start, log_trans,
+                                            lambda s, e, x=x: em.scaled_b(x[s:e]), lengths, block)
+                total += float(ll.sum())
                 continue
-            stats["start"] += post.gamma[:, 0].sum(0)
-            stats["trans"] += post.xi_sum
-            valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
-            em.accumulate(stats, x[valid], post.gamma[valid])
+
+            def add(s, e, gamma, x=x):  # gamma (e-s, N, K), zero past each end
+                if s == 0:
+                    stats["start"] += gamma[0].sum(0)
+                xs = x[s:e]
+                em.accumulate(stats, xs.reshape(-1, *xs.shape[2:]), gamma.reshape(-1, K))
+
+            ll, xi = forward_backward_blocks(log_start, log_trans,
+                                             lambda s, e, x=x: em.scaled_b(x[s:e]), lengths,
+                                             x.shape[0], block, add)
+            total += float(ll.sum())
+            stats["trans"] += xi
         return {k: v.double().cpu().numpy() for k, v in stats.items()}, total
 
     def _m_step(self, stats) -> None:
@@ -326,7 +359,7 @@ class HMM(GenerativeModel):
         em_upd = tuple(n for n in upd if n in em.param_names)
         if not em_upd:
             return
-        if self.emission == "gaussian":
+        if self.emission in ("gaussian", "gmm"):
             em.m_step(stats, self.floor, em_upd)
         else:
             em.m_step(stats, self.floor)
@@ -382,8 +415,8 @@ class HMM(GenerativeModel):
     def _em(self, seqs, restart: int):
         history: list[dict] = []
         converged = False
-        bar = tqdm(total=self.n_iter, desc=f"HMM EM{f' (restart {restart + 1})' if self.n_init > 1 else ''}",
-                   disable=not self.verbose, leave=False)
+        desc = f"HMM EM (restart {restart + 1})" if self.n_init > 1 else "HMM EM"
+        bar = tqdm(total=self.n_iter, desc=desc, disable=not self.verbose, leave=False)
         prev = -math.inf
         try:
             for it in range(self.n_iter):
@@ -415,9 +448,10 @@ class HMM(GenerativeModel):
         log_start, log_trans = self._log_chain()
         em = self._emission()
         out = np.empty(len(seqs))
-        for idx, x, lens in self._batches(seqs):
-            out[idx] = forward_log_likelihood(log_start, log_trans, em.log_b(x),
-                                              lens).double().cpu().numpy()
+        for idx, x, lens, block in self._batches(seqs):
+            ll = forward_log_likelihood(log_start, log_trans,
+                                        lambda s, e, x=x: em.scaled_b(x[s:e]), lens, block)
+            out[idx] = ll.double().cpu().numpy()
         return out
 
     def score(self, X, lengths=None) -> float:
@@ -431,11 +465,11 @@ class HMM(GenerativeModel):
         log_start, log_trans = self._log_chain()
         em = self._emission()
         out: list = [None] * len(seqs)
-        for idx, x, lens in self._batches(seqs):
-            post = forward_backward(log_start, log_trans, em.log_b(x), lens)
-            gamma = post.gamma.double().cpu().numpy()
+        for idx, x, lens, _ in self._batches(seqs):
+            _, gamma, _ = forward_backward(log_start, log_trans, em.log_b(x), lens)
+            gamma = gamma.double().cpu().numpy()
             for r, j in enumerate(idx):
-                out[j] = gamma[r, : len(seqs[j])]
+                out[j] = gamma[: len(seqs[j]), r]
         return out if lengths is None and not _is_single(X, self) else np.concatenate(out)
 
     def decode(self, X, lengths=None):
@@ -445,11 +479,11 @@ class HMM(GenerativeModel):
         log_start, log_trans = self._log_chain()
         em = self._emission()
         scores, paths = np.empty(len(seqs)), [None] * len(seqs)
-        for idx, x, lens in self._batches(seqs):
+        for idx, x, lens, _ in self._batches(seqs):
             s, p = viterbi(log_start, log_trans, em.log_b(x), lens)
             s, p = s.double().cpu().numpy(), p.cpu().numpy()
             for r, j in enumerate(idx):
-                scores[j], paths[j] = s[r], p[r, : len(seqs[j])]
+                scores[j], paths[j] = s[r], p[: len(seqs[j]), r]
         if lengths is None and not _is_single(X, self):
             return scores, paths
         return float(scores.sum()), np.concatenate(paths)

@@ -1,4 +1,4 @@
-"""Emission distributions of the hidden Markov model: categorical, Gaussian, Poisson.
+"""Emission distributions of the hidden Markov model: categorical, Gaussian, GMM, Poisson.
 
 Each family gives the HMM four things: log p(x_t | state) for a padded batch, sufficient
 statistics that add up over batches (so EM can run over data in chunks or across processes), the
@@ -17,13 +17,26 @@ import torch
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-class Categorical:
-    """p(x = s | state k) = emissionprob_[k, s]."""
+class Emission:
+    """What every emission family shares; ``scaled_b`` defaults to the log-probabilities."""
 
-    param_names = ("emissionprob",)
+    param_names: tuple[str, ...] = ()
 
     def __init__(self, model):
         self.m = model
+
+    def log_b(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def scaled_b(self, x: torch.Tensor):
+        """What the recursions take: log_b, or a cheaper (exp(log_b - shift), shift) pair."""
+        return self.log_b(x)
+
+
+class Categorical(Emission):
+    """p(x = s | state k) = emissionprob_[k, s]."""
+
+    param_names = ("emissionprob",)
 
     def n_free(self, K: int) -> int:
         return K * (self.m.n_symbols_ - 1)
@@ -33,16 +46,23 @@ class Categorical:
             p = rng.random((K, self.m.n_symbols_)) + 1e-3
             self.m.emissionprob_ = p / p.sum(1, keepdims=True)
 
-    def log_b(self, x: torch.Tensor) -> torch.Tensor:  # x (N, T) long -> (N, T, K)
+    def log_b(self, x: torch.Tensor) -> torch.Tensor:  # x (T, N) long -> (T, N, K)
         log_e = torch.log(torch.as_tensor(self.m.emissionprob_, dtype=self.m.dtype_,
                                           device=x.device))  # (K, S)
-        return log_e.T[x.clamp(min=0)]
+        return log_e.T[x]
+
+    def scaled_b(self, x: torch.Tensor):
+        """(exp(log_b - shift), shift) by table lookup: shift = log max_k emissionprob_[k, x]."""
+        e = torch.as_tensor(self.m.emissionprob_, dtype=self.m.dtype_, device=x.device)  # (K, S)
+        top = e.amax(0)  # (S,)
+        scaled = (e / torch.where(top > 0, top, 1.0)).T.contiguous()  # (S, K)
+        return scaled[x], torch.log(top)[x]
 
     def new_stats(self, K, D, device):
         return {"obs": torch.zeros(K, self.m.n_symbols_, dtype=self.m.dtype_, device=device)}
 
     def accumulate(self, stats, x_flat, gamma_flat):  # (M,), (M, K)
-        stats["obs"].index_add_(1, x_flat, gamma_flat.T)
+        stats["obs"].T.index_add_(0, x_flat, gamma_flat)  # row s += gamma where x == s
 
     def m_step(self, stats, floor):
         counts = np.maximum(self.m.emissionprob_prior - 1.0 + stats["obs"], 0.0) + floor
@@ -52,13 +72,10 @@ class Categorical:
         return int(rng.choice(self.m.n_symbols_, p=self.m.emissionprob_[k]))
 
 
-class Poisson:
+class Poisson(Emission):
     """Independent Poisson counts per feature: p(x | k) = prod_d Poisson(x_d | lambdas_[k, d])."""
 
     param_names = ("lambdas",)
-
-    def __init__(self, model):
-        self.m = model
 
     def n_free(self, K):
         return K * self.m.n_features_
@@ -68,7 +85,7 @@ class Poisson:
             mean = X.mean(0)
             self.m.lambdas_ = np.maximum(mean * rng.gamma(10.0, 0.1, size=(K, X.shape[1])), 1e-3)
 
-    def log_b(self, x):  # x (N, T, D)
+    def log_b(self, x):  # x (T, N, D) -> (T, N, K)
         lam = torch.as_tensor(self.m.lambdas_, dtype=self.m.dtype_, device=x.device)  # (K, D)
         return (x @ torch.log(lam).T - lam.sum(1) - torch.lgamma(x + 1).sum(-1, keepdim=True))
 
@@ -89,7 +106,7 @@ class Poisson:
         return rng.poisson(self.m.lambdas_[k]).astype(np.float64)
 
 
-class Gaussian:
+class Gaussian(Emission):
     """p(x | k) = N(x | means_[k], covars_[k]); covariance "diag", "full", "spherical", "tied".
 
     ``covars_`` is stored as hmmlearn stores it: (K, D) for diag, (K,) for spherical, (D, D)
@@ -97,9 +114,6 @@ class Gaussian:
     """
 
     param_names = ("means", "covars")
-
-    def __init__(self, model):
-        self.m = model
 
     def n_free(self, K):
         D, ct = self.m.n_features_, self.m.covariance_type
@@ -136,17 +150,18 @@ class Gaussian:
             return np.tile(c, (K, 1, 1))
         return c
 
-    def log_b(self, x):  # x (N, T, D)
+    def log_b(self, x):  # x (T, N, D) -> (T, N, K)
         m = self.m
         z = dict(dtype=m.dtype_, device=x.device)
         mu = torch.as_tensor(m.means_, **z)  # (K, D)
         if m.covariance_type in ("diag", "spherical"):
+            # -0.5 sum_d (x - mu)^2 / var + const, expanded into one product [x^2, x, 1] @ W
             var = torch.as_tensor(np.asarray(m.covars_), **z)
             var = var[:, None].expand_as(mu) if var.ndim == 1 else var  # (K, D)
             prec = 1.0 / var
-            # sum_d (x - mu)^2 / var, expanded so it is two matrix products
-            quad = ((x**2) @ prec.T - 2.0 * (x @ (mu * prec).T) + (mu**2 * prec).sum(1))
-            return -0.5 * (x.shape[-1] * LOG_2PI + torch.log(var).sum(1) + quad)
+            const = -0.5 * (x.shape[-1] * LOG_2PI + torch.log(var).sum(1) + (mu**2 * prec).sum(1))
+            W = torch.cat([-0.5 * prec.T, (mu * prec).T, const[None, :]])  # (2D + 1, K)
+            return _features(x) @ W
         cov = torch.as_tensor(self.full_covars(), **z)  # (K, D, D)
         chol = torch.linalg.cholesky(cov)
         diff = x[..., None, :] - mu  # (N, T, K, D)
@@ -164,12 +179,16 @@ class Gaussian:
         return stats
 
     def accumulate(self, stats, x_flat, gamma_flat):  # (M, D), (M, K)
+        if "obs2" in stats:  # all three sums in one product: gamma^T [x^2, x, 1]
+            D = x_flat.shape[1]
+            sums = gamma_flat.T @ _features(x_flat)  # (K, 2D + 1)
+            stats["obs2"] += sums[:, :D]
+            stats["obs"] += sums[:, D:2 * D]
+            stats["post"] += sums[:, 2 * D]
+            return
         stats["post"] += gamma_flat.sum(0)
         stats["obs"] += gamma_flat.T @ x_flat
-        if "obs2" in stats:
-            stats["obs2"] += gamma_flat.T @ (x_flat**2)
-        else:
-            stats["outer"] += torch.einsum("mk,md,me->kde", gamma_flat, x_flat, x_flat)
+        stats["outer"] += torch.einsum("mk,md,me->kde", gamma_flat, x_flat, x_flat)
 
     def m_step(self, stats, floor, update=("means", "covars")):
         m = self.m
@@ -208,6 +227,151 @@ class Gaussian:
         return rng.multivariate_normal(self.m.means_[k], self.full_covars()[k])
 
 
+class GMM(Emission):
+    """A mixture of ``n_mix`` Gaussians per state, as hmmlearn's ``GMMHMM`` parameterises it.
+
+        p(x | k) = sum_m weights_[k, m] N(x | means_[k, m], covars_[k, m])
+
+    ``covars_`` is (K, M, D) for diag, (K, M) for spherical, (K, M, D, D) for full and
+    (K, D, D) for tied (the components of a state share one covariance), as in hmmlearn. The
+    E-step splits each state's posterior over its components (responsibilities); the M-step is
+    maximum likelihood, with ``min_covar`` added to every variance so a component that
+    collapses onto one point stays a proper density.
+    """
+
+    param_names = ("weights", "means", "covars")
+
+    def n_free(self, K):
+        M, D, ct = self.m.n_mix, self.m.n_features_, self.m.covariance_type
+        cov = {"diag": K * M * D, "spherical": K * M, "full": K * M * D * (D + 1) // 2,
+               "tied": K * D * (D + 1) // 2}[ct]
+        return K * (M - 1) + K * M * D + cov
+
+    def init(self, X, K, rng, which):
+        m, M, D = self.m, self.m.n_mix, X.shape[1]
+        if "weights" in which:
+            m.weights_ = np.full((K, M), 1.0 / M)
+        if "means" in which:
+            if m.init == "kmeans" and len(X) >= K * M:
+                from sklearn.cluster import KMeans
+
+                centers = KMeans(n_clusters=K * M, n_init=1, random_state=int(
+                    rng.integers(2**31))).fit(X).cluster_centers_
+                centers = centers[rng.permutation(K * M)]
+            else:
+                centers = X[rng.choice(len(X), size=K * M, replace=len(X) < K * M)]
+            m.means_ = centers.reshape(K, M, D)
+        if "covars" in which:
+            cv = np.cov(X.T).reshape(D, D) + m.min_covar * np.eye(D)
+            m.covars_ = {"diag": np.tile(np.diag(cv), (K, M, 1)),
+                         "spherical": np.full((K, M), np.diag(cv).mean()),
+                         "tied": np.tile(cv, (K, 1, 1)),
+                         "full": np.tile(cv, (K, M, 1, 1))}[m.covariance_type]
+
+    def full_covars(self) -> np.ndarray:
+        """(K, M, D, D) covariance matrices whatever the covariance type."""
+        m, K, M, D = self.m, self.m.n_states, self.m.n_mix, self.m.n_features_
+        c = np.asarray(m.covars_)
+        if m.covariance_type == "diag":
+            return c[..., None] * np.eye(D)
+        if m.covariance_type == "spherical":
+            return c[..., None, None] * np.eye(D)
+        if m.covariance_type == "tied":
+            return np.broadcast_to(c[:, None], (K, M, D, D)).copy()
+        return c
+
+    def component_log_prob(self, x):
+        """log w_km + log N(x | mu_km, Sigma_km): (..., D) -> (..., K, M)."""
+        m = self.m
+        z = dict(dtype=m.dtype_, device=x.device)
+        K, M, D = m.n_states, m.n_mix, x.shape[-1]
+        mu = torch.as_tensor(m.means_, **z).reshape(K * M, D)
+        log_w = torch.log(torch.as_tensor(m.weights_, **z)).reshape(K * M)
+        if m.covariance_type in ("diag", "spherical"):
+            var = torch.as_tensor(np.asarray(m.covars_), **z)
+            var = (var[..., None].expand(K, M, D) if var.ndim == 2 else var).reshape(K * M, D)
+            prec = 1.0 / var
+            const = -0.5 * (D * LOG_2PI + torch.log(var).sum(1) + (mu**2 * prec).sum(1))
+            W = torch.cat([-0.5 * prec.T, (mu * prec).T, (const + log_w)[None, :]])
+            out = _features(x) @ W
+        else:
+            chol = torch.linalg.cholesky(torch.as_tensor(self.full_covars(), **z).reshape(
+                K * M, D, D))
+            diff = x[..., None, :] - mu  # (..., KM, D)
+            sol = torch.linalg.solve_triangular(chol, diff.unsqueeze(-1), upper=False)[..., 0]
+            log_det = 2.0 * torch.log(torch.diagonal(chol, dim1=-2, dim2=-1)).sum(-1)
+            out = log_w - 0.5 * (D * LOG_2PI + log_det + (sol**2).sum(-1))
+        return out.reshape(*x.shape[:-1], K, M)
+
+    def log_b(self, x):  # x (T, N, D) -> (T, N, K)
+        return torch.logsumexp(self.component_log_prob(x), dim=-1)
+
+    def new_stats(self, K, D, device):
+        z = dict(dtype=self.m.dtype_, device=device)
+        M = self.m.n_mix
+        stats = {"post": torch.zeros(K, M, **z), "obs": torch.zeros(K, M, D, **z)}
+        if self.m.covariance_type in ("diag", "spherical"):
+            stats["obs2"] = torch.zeros(K, M, D, **z)
+        else:
+            stats["outer"] = torch.zeros(K, M, D, D, **z)
+        return stats
+
+    def accumulate(self, stats, x_flat, gamma_flat):  # (R, D), (R, K)
+        comp = self.component_log_prob(x_flat)  # (R, K, M)
+        resp = torch.softmax(comp, dim=-1).nan_to_num_(0.0)  # p(m | x, k)
+        g = (gamma_flat[..., None] * resp).reshape(len(x_flat), -1)  # (R, KM)
+        K, M, D = self.m.n_states, self.m.n_mix, x_flat.shape[1]
+        stats["post"] += g.sum(0).reshape(K, M)
+        stats["obs"] += (g.T @ x_flat).reshape(K, M, D)
+        if "obs2" in stats:
+            stats["obs2"] += (g.T @ (x_flat * x_flat)).reshape(K, M, D)
+        else:
+            stats["outer"] += torch.einsum("rc,rd,re->cde", g, x_flat, x_flat).reshape(
+                K, M, D, D)
+
+    def m_step(self, stats, floor, update=("weights", "means", "covars")):
+        m = self.m
+        post = stats["post"]  # (K, M)
+        seen = post > 0
+        if "weights" in update:
+            tot = post.sum(1, keepdims=True)
+            w = np.where(tot > 0, post / np.where(tot > 0, tot, 1.0), m.weights_)
+            m.weights_ = (w + floor) / (w + floor).sum(1, keepdims=True) if floor else w
+        if "means" in update:  # a component that saw no data keeps its mean
+            safe = np.where(seen, post, 1.0)[..., None]
+            m.means_ = np.where(seen[..., None], stats["obs"] / safe, m.means_)
+        if "covars" not in update:
+            return
+        mu = m.means_
+        safe = np.where(seen, post, 1.0)
+        D = m.n_features_
+        if m.covariance_type in ("diag", "spherical"):
+            var = stats["obs2"] / safe[..., None] - mu**2 + m.min_covar
+            old = (np.asarray(m.covars_) if m.covariance_type == "diag"
+                   else np.asarray(m.covars_)[..., None] * np.ones(D))
+            var = np.where(seen[..., None], np.maximum(var, m.min_covar), old)
+            m.covars_ = var.mean(-1) if m.covariance_type == "spherical" else var
+            return
+        scatter = stats["outer"] - post[..., None, None] * np.einsum("kmd,kme->kmde", mu, mu)
+        if m.covariance_type == "tied":
+            tot = post.sum(1)
+            cov = scatter.sum(1) / np.where(tot > 0, tot, 1.0)[:, None, None]
+            m.covars_ = np.where((tot > 0)[:, None, None], cov + m.min_covar * np.eye(D),
+                                 m.covars_)
+            return
+        cov = scatter / safe[..., None, None] + m.min_covar * np.eye(D)
+        m.covars_ = np.where(seen[..., None, None], cov, m.covars_)
+
+    def sample(self, k, rng):
+        j = rng.choice(self.m.n_mix, p=self.m.weights_[k])
+        return rng.multivariate_normal(self.m.means_[k, j], self.full_covars()[k, j])
+
+
+def _features(x: torch.Tensor) -> torch.Tensor:
+    """[x^2, x, 1] along the last axis: (..., D) -> (..., 2D + 1)."""
+    return torch.cat([x * x, x, torch.ones_like(x[..., :1])], dim=-1)
+
+
 def _normalise_rows(counts: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """Rows divided by their sums; a row with no counts keeps its previous values (no 0/0)."""
     counts = np.asarray(counts, dtype=np.float64)
@@ -215,4 +379,4 @@ def _normalise_rows(counts: np.ndarray, previous: np.ndarray) -> np.ndarray:
     return np.where(sums > 0, counts / np.where(sums > 0, sums, 1.0), previous)
 
 
-EMISSIONS = {"categorical": Categorical, "gaussian": Gaussian, "poisson": Poisson}
+EMISSIONS = {"categorical": Categorical, "gaussian": Gaussian, "gmm": GMM, "poisson": Poisson}

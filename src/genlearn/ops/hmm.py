@@ -1,135 +1,216 @@
-"""Hidden Markov model recursions, batched over padded sequences.
+"""Hidden Markov model recursions, batched over padded sequences, time-major.
 
-Every function takes emission log-probabilities ``log_b`` of shape (N, T, K) for N sequences
-padded to length T over K states, and ``lengths`` (N,). Positions at or past a sequence's length
-are ignored. The scaled forward-backward (Rabiner 1989) runs in probability space with one
-normaliser per step and a per-step max-shift of the emissions, so nothing underflows however
-long the sequence, and costs one batched (N, K) @ (K, K) product per step; Viterbi runs in log
-space. Both are exact, in the dtype given (float64 by default in the models).
+Every function works on a batch of N sequences padded to T steps over K states, laid out
+time-major -- emission log-probabilities ``log_b`` of shape (T, N, K) -- with ``lengths`` (N,).
+Time-major matters: each recursion step then reads and writes one contiguous (N, K) slab, which
+is what makes the per-step (N, K) @ (K, K) product fast (a strided (N, T, K) layout is ~50x
+slower on CPU).
+
+The forward-backward is the scaled one (Rabiner 1989): alpha_t is renormalised to sum to 1 at
+every step and the normalisers c_t multiply to p(x); the emissions are max-shifted per step
+before ``exp``, so nothing underflows however long the sequence. Past a sequence's end the
+emission factor is 1, so alpha keeps summing to 1 (c_t = 1) and beta stays 1: padding needs no
+per-step masking, only a mask on the outputs. Long batches are processed in time blocks: the
+forward sweep keeps only the alpha at each block boundary, the backward sweep recomputes a
+block's alphas from its boundary (checkpointing), so memory is bounded by the block, not by T.
+Viterbi runs in log space. All of it is exact in the dtype given (float64 in the models).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import torch
 
-
-@dataclass
-class Posteriors:
-    """What the E-step of Baum-Welch needs, for a batch of sequences."""
-
-    log_likelihood: torch.Tensor  # (N,) log p(x_n)
-    gamma: torch.Tensor  # (N, T, K) posterior state marginals (zero past the end)
-    xi_sum: torch.Tensor  # (K, K) expected transition counts, summed over sequences and time
+# (s, e) -> log_b[s:e] of shape (e-s, N, K), or the pair (exp(log_b - shift), shift (e-s, N))
+LogEmissions = Callable[[int, int], torch.Tensor | tuple[torch.Tensor, torch.Tensor]]
 
 
 def valid_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
-    """(N, T) bool: True where t < length."""
-    return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]
+    """(T, N) bool: True where t < length."""
+    return torch.arange(T, device=lengths.device)[:, None] < lengths[None, :]
 
 
-def _scaled_forward(start, trans, b, valid):
-    """alpha_t normalised to sum 1 and the log normalisers log c_t (0 past the end)."""
-    N, T, K = b.shape
-    alpha = torch.empty_like(b)
-    log_c = torch.zeros(N, T, dtype=b.dtype, device=b.device)
-    a = start[None, :] * b[:, 0]
-    for t in range(T):
-        if t > 0:
-            a = (alpha[:, t - 1] @ trans) * b[:, t]
-        c = a.sum(-1, keepdim=True)
-        a = a / c
-        if t > 0:  # past the end: carry the last alpha, normaliser 1
-            keep = valid[:, t, None]
-            a = torch.where(keep, a, alpha[:, t - 1])
-            c = torch.where(keep, c, torch.ones_like(c))
-        alpha[:, t] = a
-        log_c[:, t] = torch.log(c[:, 0])
-    return alpha, log_c
+def _as_fn(log_b) -> tuple[LogEmissions, int]:
+    if callable(log_b):
+        raise TypeError("pass a tensor here; blocked E-steps go through forward_backward_blocks")
+    return (lambda s, e: log_b[s:e]), log_b.shape[0]
+
+
+def _scaled_emissions(log_b, valid: torch.Tensor):
+    """exp(log_b - max_k log_b) (1 past the end) and the shift (T, N), 0 past the end.
+
+    ``log_b`` may also come already scaled, as a pair (b, shift) with b = exp(log_b - shift)
+    (a categorical emission gets it with one table lookup and no ``exp``).
+    """
+    if isinstance(log_b, tuple):
+        b, shift = log_b
+        shift = shift.masked_fill(~(torch.isfinite(shift) & valid), 0.0)
+    else:
+        shift = torch.amax(log_b, dim=-1)
+        shift.masked_fill_(~(torch.isfinite(shift) & valid), 0.0)
+        b = torch.sub(log_b, shift[..., None]).exp_()
+    b.masked_fill_(~valid[..., None], 1.0)
+    return b, shift
+
+
+def _forward(a_prev: torch.Tensor | None, start: torch.Tensor, trans: torch.Tensor,
+             b: torch.Tensor, keep_alpha: bool):
+    """Scaled forward over one block; returns (alphas (L, N, K) or None, last alpha, c (L, N)).
+
+    ``a_prev`` is the normalised alpha just before the block (None at t = 0). A sequence that
+    is impossible gets c = 0 and NaN alphas from there on; callers mask it.
+    """
+    L, N, K = b.shape
+    alpha = torch.empty_like(b) if keep_alpha else torch.empty(2, N, K, dtype=b.dtype,
+                                                                device=b.device)
+    c = torch.empty(L, N, 1, dtype=b.dtype, device=b.device)
+    prev = a_prev
+    for t in range(L):
+        a = alpha[t] if keep_alpha else alpha[t % 2]
+        if prev is None:
+            torch.mul(start[None, :], b[t], out=a)
+        else:
+            torch.mm(prev, trans, out=a)
+            a.mul_(b[t])
+        torch.sum(a, dim=-1, keepdim=True, out=c[t])
+        a.div_(c[t])
+        prev = a
+    return (alpha if keep_alpha else None), prev.clone(), c[..., 0]
+
+
+def forward_log_likelihood(log_start: torch.Tensor, log_trans: torch.Tensor, log_b,
+                           lengths: torch.Tensor, block: int | None = None) -> torch.Tensor:
+    """log p(x_n) per sequence by the scaled forward pass alone, in time blocks of ``block``.
+
+    ``log_b`` is a (T, N, K) tensor or a function ``(s, e) -> log_b[s:e]`` (then ``T`` is
+    ``lengths.max()``), so emissions need never exist for the whole batch at once.
+    """
+    fn, T = (log_b, int(lengths.max())) if callable(log_b) else _as_fn(log_b)
+    block = block or T
+    valid = valid_mask(lengths, T)
+    start, trans = torch.exp(log_start), torch.exp(log_trans)
+    total, a = None, None
+    for s in range(0, T, block):
+        e = min(T, s + block)
+        b, shift = _scaled_emissions(fn(s, e), valid[s:e])
+        _, a, c = _forward(a, start, trans, b, keep_alpha=False)
+        part = (torch.log(c) + shift).masked_fill(~valid[s:e], 0.0).sum(0)
+        total = part if total is None else total + part
+    return torch.where(torch.isfinite(total), total, torch.full_like(total, -math.inf))
+
+
+def forward_backward_blocks(
+    log_start: torch.Tensor, log_trans: torch.Tensor, log_b: LogEmissions, lengths: torch.Tensor,
+    T: int, block: int, on_gamma: Callable[[int, int, torch.Tensor], None],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The E-step over one padded batch, ``block`` time steps at a time.
+
+    Calls ``on_gamma(s, e, gamma)`` with the posterior state marginals p(z_t = k | x) of steps
+    ``s:e`` (shape (e-s, N, K), zero past each end and for impossible sequences), in reverse
+    block order. Returns (log p(x_n) (N,), expected transition counts summed over the batch
+    (K, K)). With one block the forward pass runs once; with several it runs twice (the
+    backward sweep recomputes each block's alphas from the checkpoint at its start).
+    """
+    K = log_trans.shape[0]
+    start, trans = torch.exp(log_start), torch.exp(log_trans)
+    trans_t = trans.T.contiguous()
+    valid = valid_mask(lengths, T)
+    bounds = [(s, min(T, s + block)) for s in range(0, T, block)]
+
+    # forward sweep: log-likelihood and the alpha entering each block
+    entering: list[torch.Tensor | None] = []
+    a, ll, cache = None, None, None
+    for s, e in bounds:
+        entering.append(a)
+        b, shift = _scaled_emissions(log_b(s, e), valid[s:e])
+        alpha, a, c = _forward(a, start, trans, b, keep_alpha=len(bounds) == 1)
+        part = (torch.log(c) + shift).masked_fill(~valid[s:e], 0.0).sum(0)
+        ll = part if ll is None else ll + part
+        if len(bounds) == 1:
+            cache = (alpha, b, c)
+    ll = torch.where(torch.isfinite(ll), ll, torch.full_like(ll, -math.inf))
+    ok = torch.isfinite(ll)  # (N,) possible sequences
+
+    # backward sweep, last block first
+    xi = torch.zeros(K, K, dtype=trans.dtype, device=trans.device)
+    r_next = None  # b_e beta_e / c_e of the step just after the block
+    for (s, e), a_in in zip(reversed(bounds), reversed(entering), strict=True):
+        if cache is not None:
+            alpha, b, c = cache
+        else:
+            b, _ = _scaled_emissions(log_b(s, e), valid[s:e])
+            alpha, _, c = _forward(a_in, start, trans, b, keep_alpha=True)
+        L, N, _ = b.shape
+        r = torch.div(b, c[..., None])  # becomes b_t beta_t / c_t, step by step
+        beta = torch.empty_like(b)
+        if r_next is None:
+            beta[L - 1] = 1.0
+        else:
+            torch.mm(r_next, trans_t, out=beta[L - 1])
+        r[L - 1].mul_(beta[L - 1])
+        for t in range(L - 2, -1, -1):
+            torch.mm(r[t + 1], trans_t, out=beta[t])
+            r[t].mul_(beta[t])
+        r_first = r[0].clone()
+        drop = ~(valid[s:e] & ok[None, :])[..., None]  # (L, N, 1): past the end, or impossible
+        if not bool(ok.all()):
+            alpha.masked_fill_(drop, 0.0)  # NaN alphas of impossible sequences
+        # expected transitions: pairs (t, t+1) inside the block, then the pair across its end
+        if r_next is not None:
+            keep_e = (valid[e] & ok)[:, None]
+            xi += alpha[L - 1].T @ torch.where(keep_e, r_next, 0.0)
+        r.masked_fill_(drop, 0.0)
+        xi += alpha[:-1].reshape(-1, K).T @ r[1:].reshape(-1, K)
+        gamma = alpha.mul_(beta).masked_fill_(drop, 0.0)
+        on_gamma(s, e, gamma)
+        r_next = r_first
+    return ll, trans * xi
 
 
 def forward_backward(log_start: torch.Tensor, log_trans: torch.Tensor, log_b: torch.Tensor,
-                     lengths: torch.Tensor) -> Posteriors:
-    """Exact posteriors and log-likelihoods by the scaled forward-backward algorithm.
+                     lengths: torch.Tensor):
+    """Exact posteriors of a whole batch: (log p(x_n) (N,), gamma (T, N, K), xi sum (K, K)).
 
-    ``log_start`` (K,), ``log_trans`` (K, K) and ``log_b`` (N, T, K) are log-probabilities;
-    ``-inf`` entries (forbidden transitions, impossible emissions) are allowed. A sequence that
-    has probability zero under the model gets log-likelihood ``-inf`` and zero posteriors.
+    ``log_start`` (K,), ``log_trans`` (K, K) and ``log_b`` (T, N, K) are log-probabilities;
+    ``-inf`` entries (forbidden transitions, impossible emissions) are allowed. A sequence of
+    probability zero gets log-likelihood ``-inf`` and zero posteriors.
     """
-    N, T, K = log_b.shape
-    valid = valid_mask(lengths, T)
-    # max-shift per step: the largest emission probability at each (n, t) becomes 1
-    shift = torch.amax(log_b, dim=-1, keepdim=True)
-    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
-    shift = torch.where(valid[..., None], shift, torch.zeros_like(shift))
-    b = torch.exp(log_b - shift)
-    b = torch.where(valid[..., None], b, torch.ones_like(b))
-    start, trans = torch.exp(log_start), torch.exp(log_trans)
-    alpha, log_c = _scaled_forward(start, trans, b, valid)
-    log_lik = (log_c + shift[..., 0]).masked_fill(~valid, 0.0).sum(-1)
-    impossible = ~torch.isfinite(log_lik)
-    if impossible.any():  # 0/0 in the normalisers: leave those sequences out of the statistics
-        alpha = torch.nan_to_num(alpha, nan=0.0)
-        log_lik = torch.where(impossible, torch.full_like(log_lik, -math.inf), log_lik)
+    T = log_b.shape[0]
+    gamma = torch.empty_like(log_b)
 
-    # backward pass: beta_t = trans @ (b_{t+1} * beta_{t+1}) / c_{t+1}, 1 at and past the end
-    beta = torch.ones_like(b)
-    c = torch.exp(log_c)
-    for t in range(T - 2, -1, -1):
-        nxt = (b[:, t + 1] * beta[:, t + 1] / c[:, t + 1, None]) @ trans.T
-        beta[:, t] = torch.where(valid[:, t + 1, None], nxt, beta[:, t])
-    beta = torch.nan_to_num(beta, nan=0.0, posinf=0.0)
-    gamma = (alpha * beta).masked_fill(~valid[..., None], 0.0)
-    gamma = gamma.masked_fill(impossible[:, None, None], 0.0)
+    def keep(s, e, g):
+        gamma[s:e] = g
 
-    # expected transitions: sum_t alpha_t[i] A[i, j] b_{t+1}[j] beta_{t+1}[j] / c_{t+1}
-    if T > 1:
-        pair_ok = (valid[:, 1:] & ~impossible[:, None])[..., None]
-        right = (b[:, 1:] * beta[:, 1:] / c[:, 1:, None]).masked_fill(~pair_ok, 0.0)
-        left = alpha[:, :-1].masked_fill(~pair_ok, 0.0)
-        xi_sum = trans * (left.reshape(-1, K).T @ right.reshape(-1, K))
-    else:
-        xi_sum = torch.zeros(K, K, dtype=b.dtype, device=b.device)
-    return Posteriors(log_lik, gamma, xi_sum)
-
-
-def forward_log_likelihood(log_start: torch.Tensor, log_trans: torch.Tensor,
-                           log_b: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """log p(x_n) for each sequence by the scaled forward pass alone (no posteriors)."""
-    N, T, K = log_b.shape
-    valid = valid_mask(lengths, T)
-    shift = torch.amax(log_b, dim=-1, keepdim=True)
-    shift = torch.where(torch.isfinite(shift) & valid[..., None], shift, torch.zeros_like(shift))
-    b = torch.where(valid[..., None], torch.exp(log_b - shift), torch.ones_like(log_b))
-    _, log_c = _scaled_forward(torch.exp(log_start), torch.exp(log_trans), b, valid)
-    log_lik = (log_c + shift[..., 0]).masked_fill(~valid, 0.0).sum(-1)
-    return torch.nan_to_num(log_lik, nan=-math.inf)
+    ll, xi = forward_backward_blocks(log_start, log_trans, lambda s, e: log_b[s:e], lengths, T,
+                                     T, keep)
+    return ll, gamma, xi
 
 
 def viterbi(log_start: torch.Tensor, log_trans: torch.Tensor, log_b: torch.Tensor,
             lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Most probable state path per sequence, in log space.
+    """Most probable state path per sequence, in log space; ``log_b`` is (T, N, K).
 
-    Returns (log p(x, path) of shape (N,), paths (N, T) int64, -1 past each sequence's end).
+    Returns (log p(x, path) of shape (N,), paths (T, N) int64, -1 past each sequence's end).
+    Back-pointers are stored in the smallest integer type that holds K (int16 up to 32,767
+    states), a quarter of the memory of int64.
     """
-    N, T, K = log_b.shape
+    T, N, K = log_b.shape
     valid = valid_mask(lengths, T)
-    delta = log_start[None, :] + log_b[:, 0]
-    back = torch.zeros(N, T, K, dtype=torch.long, device=log_b.device)
+    ptr_dtype = torch.int16 if K < 2**15 else torch.int32
+    back = torch.empty(T, N, K, dtype=ptr_dtype, device=log_b.device)
+    ident = torch.arange(K, device=log_b.device)[None, :].expand(N, K)
+    delta = log_start[None, :] + log_b[0]
     for t in range(1, T):
-        scores = delta[:, :, None] + log_trans[None]  # (N, K_from, K_to)
-        best, arg = scores.max(dim=1)
-        new = best + log_b[:, t]
-        keep = valid[:, t, None]
-        delta = torch.where(keep, new, delta)
-        back[:, t] = torch.where(keep, arg, torch.arange(K, device=log_b.device)[None, :])
-    score, last = delta.max(dim=-1)
-    paths = torch.empty(N, T, dtype=torch.long, device=log_b.device)
-    state = last
+        best, arg = (delta[:, :, None] + log_trans[None]).max(dim=1)  # (N, K_to)
+        keep = valid[t][:, None]
+        delta = torch.where(keep, best + log_b[t], delta)
+        back[t] = torch.where(keep, arg, ident)
+    score, state = delta.max(dim=-1)
+    paths = torch.empty(T, N, dtype=torch.long, device=log_b.device)
     for t in range(T - 1, -1, -1):
-        paths[:, t] = state
-        state = back[:, t].gather(1, state[:, None])[:, 0]
-    paths = paths.masked_fill(~valid, -1)
-    return score, paths
+        paths[t] = state
+        if t > 0:
+            state = back[t].gather(1, state[:, None])[:, 0].long()
+    return score, paths.masked_fill(~valid, -1)
