@@ -12,13 +12,15 @@ from . import datasets, registry
 from ._version import __version__
 from .base import GenerativeModel, NotFittedError
 from .io import CheckpointError, load
-from .models import HMM, VAE
+from .models import DBN, HMM, RBM, VAE
 from .training import NonFiniteLossError
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "DBN",
     "HMM",
+    "RBM",
     "VAE",
     "CheckpointError",
     "GenerativeModel",
