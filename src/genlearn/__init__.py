@@ -8,9 +8,10 @@
 
 import logging
 
-from . import datasets, registry
+from . import datasets, metrics, registry
 from ._version import __version__
 from .base import GenerativeModel, NotFittedError
+from .compare import compare
 from .io import CheckpointError, load
 from .models import DBN, HMM, RBM, VAE
 from .training import NonFiniteLossError
@@ -27,7 +28,9 @@ __all__ = [
     "NonFiniteLossError",
     "NotFittedError",
     "__version__",
+    "compare",
     "datasets",
     "load",
+    "metrics",
     "registry",
 ]

@@ -1,9 +1,10 @@
-"""The ``genlearn`` command line: train, sample, evaluate, info.
+"""The ``genlearn`` command line: train, sample, evaluate, info, compare.
 
     genlearn train vae --data digits --binarize --epochs 200 --out runs/vae
     genlearn sample runs/vae -n 64 -o grid.png
     genlearn evaluate runs/vae --data digits
     genlearn info runs/vae
+    genlearn compare --data digits --models vae,gan,rbm,hmm --budget 120s --out reports/digits
 
 Every model's hyperparameters become flags (``--latent-dim 16``, ``--hidden 256,256``) or come
 from a JSON/YAML file (``--config cfg.yaml``); flags win. Errors print one line on stderr and
@@ -401,6 +402,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("--json", action="store_true", help="print the config as JSON")
     p.set_defaults(func=cmd_info)
+
+    from .compare import add_subparser as add_compare  # genlearn compare (logic in compare.py)
+
+    add_compare(sub)
     return parser
 
 

@@ -20,7 +20,11 @@ def digits_split():
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("features")
+    """One feature cache for the session (tests/metrics/test_features.py uses the same folder),
+    so the default digit classifier is trained once."""
+    folder = tmp_path_factory.getbasetemp() / "genlearn-features"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +36,12 @@ def space(digits_split, cache):
 
 def test_digit_classifier_separates_held_out_digits_and_is_cached(digits_split, space, cache):
     train, test = digits_split
-    assert isinstance(space, ClassifierFeatures) and not space.from_cache
+    assert isinstance(space, ClassifierFeatures)
     # the penultimate layer must carry class information: held-out accuracy well above chance
     assert np.mean(space.predict(test.X) == test.y) > 0.85
     feats = space(test.X)
     assert feats.shape == (len(test), 64) and feats.dtype == np.float64
-    assert len(list(cache.glob("*.safetensors"))) == 1
+    assert (cache / f"{space.key}.safetensors").is_file()
 
     again = digit_features(train.X, train.y, cache_dir=cache)
     assert again.from_cache and again.key == space.key

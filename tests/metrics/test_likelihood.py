@@ -16,7 +16,17 @@ class _Gaussian(GenerativeModel):
 
 
 class _NoLikelihood(GenerativeModel):
-    pass
+    """The base class's log_prob raises TypeError("... defines no log-likelihood")."""
+
+
+class _GANLike(GenerativeModel):
+    """Names no estimator; its log_prob must not even be called."""
+
+    def log_prob_estimator(self):
+        return "none (no likelihood here)"
+
+    def log_prob(self, X):
+        raise AssertionError("log_prob was called")
 
 
 def test_log_likelihood_mean_se_and_estimator():
@@ -32,6 +42,17 @@ def test_log_likelihood_mean_se_and_estimator():
 def test_a_family_without_likelihood_is_reported_not_raised():
     out = log_likelihood(_NoLikelihood(), np.zeros((5, 2)))
     assert out["log_likelihood"] is None and out["estimator"].startswith("none")
+    out = log_likelihood(_GANLike(), np.zeros((5, 2)))
+    assert out["log_likelihood"] is None and out["estimator"] == "none (no likelihood here)"
+
+
+def test_other_type_errors_propagate():
+    class Broken(GenerativeModel):
+        def log_prob(self, X):
+            raise TypeError("unsupported operand")
+
+    with pytest.raises(TypeError, match="unsupported operand"):
+        log_likelihood(Broken(), np.zeros((5, 2)))
 
 
 def test_vae_estimator_is_named(binary_digits):
