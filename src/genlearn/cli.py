@@ -220,8 +220,13 @@ def cmd_train(args) -> int:
     _write_pictures(model, out, train)
     if args.evaluate and test is not None:
         metrics = model.evaluate(test.X, test.y if y is not None else None)
-        _print(f"held-out log-likelihood: {metrics['log_likelihood']:.3f} nats per example "
-               f"({metrics['estimator']}, {metrics['n']} examples)")
+        if "log_likelihood" in metrics:
+            _print(f"held-out log-likelihood: {metrics['log_likelihood']:.3f} nats per example "
+                   f"({metrics['estimator']}, {metrics['n']} examples)")
+        else:  # no likelihood (GAN): the sample-based metrics its evaluate reports
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()
+                              if isinstance(v, float))
+            _print(f"held-out sample metrics ({metrics['n']} examples): {shown}")
     return 0
 
 
@@ -403,8 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the config as JSON")
     p.set_defaults(func=cmd_info)
 
+    from .apps.text import add_subparser as add_text  # genlearn text train / generate
     from .compare import add_subparser as add_compare  # genlearn compare (logic in compare.py)
 
+    add_text(sub)
     add_compare(sub)
     return parser
 

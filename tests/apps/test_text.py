@@ -108,3 +108,46 @@ def test_ngram_on_text_end_to_end():
     assert out == "at sat on the mat.\nt"  # near-argmax continues the training text
     model.fit(chunk(train, 50))  # many shorter sequences work too
     assert np.isfinite(model.score(chunk(test, 50)))
+
+
+# -- genlearn text train / generate ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "corpus.txt"
+    path.write_text(TEXT * 30 + "zebra\n", encoding="utf-8")  # "z" only in the held-out part
+    return path
+
+
+@pytest.mark.parametrize("model", ["hmm", "ngram"])
+def test_text_train_and_generate_from_the_cli(model, corpus, tmp_path, capsys):
+    from genlearn.apps.text import load_text_model
+    from genlearn.cli import main
+
+    out = tmp_path / model
+    assert main(["text", "train", str(corpus), "--model", model, "--states", "6", "--iters",
+                 "15", "--seq-len", "40", "--out", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    bits = float(printed.split("held-out bits per character: ")[1].split()[0])
+    assert 0 < bits < np.log2(len(set(TEXT)) + 1)  # better than uniform, and finite with "z"
+    if model == "hmm":
+        assert "5-gram Kneser-Ney baseline" in printed
+    fitted, vocab = load_text_model(out)
+    assert len(vocab) == fitted.n_symbols_ == len(set(TEXT)) + 1  # + the unknown slot
+    assert vocab.encode("z")[0] == 0
+    assert main(["text", "generate", str(out), "--length", "30", "--prompt", "the ",
+                 "--seed", "3", "--temperature", "0.7", "-n", "2"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.split("\n") if ln.startswith("the ")]
+    assert len(lines) >= 2
+    assert set("".join(lines)) <= set(TEXT) | {"\ufffd"}
+    again = main(["text", "train", str(corpus), "--model", model, "--out", str(out), "-q"])
+    assert again == 1 and "--force" in capsys.readouterr().err
+
+
+def test_text_generate_refuses_a_model_without_vocabulary(tmp_path, capsys):
+    from genlearn.cli import main
+    from genlearn.models.hmm import HMM
+
+    HMM(n_states=2, n_iter=2, verbose=False, device="cpu").fit([np.array([0, 1, 1, 0])]).save(
+        tmp_path / "plain")
+    assert main(["text", "generate", str(tmp_path / "plain")]) == 1
+    assert "not a text model" in capsys.readouterr().err

@@ -379,3 +379,51 @@ def test_gmm_em_increases_likelihood_and_round_trips(cov, tmp_path):
     np.testing.assert_array_equal(gl.load(tmp_path / "gmm").log_prob(seqs), m.log_prob(seqs))
     x = m.sample(2, 10, seed=0)
     assert x[0].shape == (10, 2)
+
+
+# -- sampling ---------------------------------------------------------------------------------
+def exact_distribution(m, length, prompt=()):
+    """p(x_1..L | prompt) of every symbol string of ``length``, from the forward algorithm."""
+    S = m.n_symbols_
+    strings = np.array(list(itertools.product(range(S), repeat=length)))
+    prompt = np.asarray(prompt, dtype=np.int64)
+    joint = m.log_prob([np.r_[prompt, s] for s in strings])
+    base = m.log_prob([prompt])[0] if len(prompt) else 0.0
+    return strings, np.exp(joint - base)
+
+
+def empirical(draws, strings):
+    index = {tuple(s): i for i, s in enumerate(strings)}
+    counts = np.zeros(len(strings))
+    for d in draws:
+        counts[index[tuple(d)]] += 1
+    return counts / len(draws)
+
+
+def test_samples_follow_the_exact_distribution_with_and_without_prompt():
+    m = ready(categorical(3, 3))
+    strings, p = exact_distribution(m, 3)
+    assert p.sum() == pytest.approx(1.0)
+    ancestral = m.sample(20000, 3, seed=0)
+    filtered = m._sample_tempered(20000, 3, m.startprob_, 1.0, np.random.default_rng(1))
+    for draws in (ancestral, filtered):
+        assert 0.5 * np.abs(empirical(draws, strings) - p).sum() < 0.02  # total variation
+    prompt = [2, 0, 0, 1]
+    strings, p = exact_distribution(m, 2, prompt)
+    assert p.sum() == pytest.approx(1.0)
+    assert 0.5 * np.abs(empirical(m.sample(20000, 2, seed=2, prompt=prompt), strings)
+                        - p).sum() < 0.02
+
+
+def test_temperature_sharpens_towards_the_most_probable_symbol():
+    m = ready(categorical(3, 4))
+    prompt = [1, 2]
+    _, p = exact_distribution(m, 1, prompt)
+    cold = np.array(m.sample(500, 1, seed=0, prompt=prompt, temperature=0.02))[:, 0]
+    assert np.all(cold == np.argmax(p))
+    hot = np.array(m.sample(4000, 1, seed=0, prompt=prompt, temperature=50.0))[:, 0]
+    assert np.abs(np.bincount(hot, minlength=4) / 4000 - 0.25).max() < 0.05
+    with pytest.raises(ValueError, match="temperature"):
+        m.sample(2, 3, temperature=0.0)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        m.sample(2, 3, prompt=[9])

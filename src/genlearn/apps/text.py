@@ -183,3 +183,147 @@ def chunk(ids, length: int) -> list:
     if len(ids) == 0:
         raise ValueError("ids is empty: there is nothing to chunk")
     return [ids[i: i + length] for i in range(0, len(ids), length)]
+
+
+# -- train and generate: what ``genlearn text`` runs -----------------------------------------
+TEXT_MODELS = ("hmm", "ngram")
+
+
+def _bits(model, seqs) -> float:
+    """Held-out cross-entropy in bits per character (exact log-likelihood of either model)."""
+    n = sum(len(s) for s in seqs)
+    return float(-model.log_prob(seqs).sum() / n / np.log(2.0))
+
+
+def train_text(path, *, model: str = "hmm", states: int = 128, order: int = 5,
+               n_iter: int = 100, seq_len: int = 200, split: float = 0.9, out="runs/text",
+               seed: int = 0, floor: float = 1e-2, baseline: bool = True, force: bool = False,
+               verbose: bool = True, device: str = "auto") -> dict:
+    """Learn a character-level model of the UTF-8 file ``path`` and save it to ``out``.
+
+    The vocabulary comes from the first ``split`` of the text (the training part; characters
+    seen only in the held-out part encode to the unknown slot, as they would for new text).
+    The training ids are cut into sequences of ``seq_len`` characters; the held-out part is
+    scored as one sequence. Returns a report with held-out bits per character, and with
+    ``baseline`` those of a 5-gram Kneser-Ney model on the same split.
+    """
+    import time
+    from pathlib import Path as _Path
+
+    from .. import io
+    from ..models.hmm import HMM
+    from ..models.ngram import NGram
+
+    if model not in TEXT_MODELS:
+        raise ValueError(f"--model must be one of {list(TEXT_MODELS)}; got {model!r}")
+    out = _Path(out)
+    if out.exists() and any(out.iterdir()) and not force and not io.is_checkpoint(out):
+        raise ValueError(f"output folder {out} exists and is not a genlearn checkpoint")
+    if io.is_checkpoint(out) and not force:
+        raise ValueError(f"{out} already holds a checkpoint; use --force to replace it")
+    text = read_text(path)
+    train_txt, test_txt = split_text(text, split)
+    vocab = Vocabulary.build(train_txt)
+    train_ids, test_ids = vocab.encode(train_txt), vocab.encode(test_txt)
+    if model == "hmm":
+        # floor: a pseudo-count on every emission and transition, so the unknown slot and
+        # characters a state never emitted in training keep a small probability (held-out
+        # text would otherwise score -inf)
+        est = HMM(n_states=states, emission="categorical", n_symbols=len(vocab), n_iter=n_iter,
+                  floor=floor, init="random", seed=seed, device=device, verbose=verbose)
+    else:
+        est = NGram(order=order, n_symbols=len(vocab), verbose=verbose)
+    t0 = time.perf_counter()
+    est.fit(chunk(train_ids, seq_len))
+    seconds = time.perf_counter() - t0
+    report = {"model": model, "corpus": str(path), "characters": len(text),
+              "vocabulary": len(vocab), "train_characters": len(train_ids),
+              "test_characters": len(test_ids), "train_seconds": seconds,
+              "bits_per_char": _bits(est, [test_ids]),
+              "train_bits_per_char": _bits(est, chunk(train_ids, seq_len))}
+    if baseline and model != "ngram":
+        ref = NGram(order=5, n_symbols=len(vocab), verbose=False).fit(chunk(train_ids, seq_len))
+        report["ngram5_bits_per_char"] = _bits(ref, [test_ids])
+    io.save(est, out, data={"text": {"vocabulary": vocab.to_json(), "corpus": str(path),
+                                     "split": split, "seq_len": seq_len,
+                                     "bits_per_char": report["bits_per_char"]}})
+    return report
+
+
+def load_text_model(path):
+    """(model, vocabulary) of a checkpoint written by :func:`train_text`."""
+    from .. import io
+
+    cfg = io.read_config(path)
+    spec = (cfg.get("data") or {}).get("text")
+    if not isinstance(spec, dict) or "vocabulary" not in spec:
+        raise ValueError(f"{path} is a genlearn checkpoint but not a text model (no vocabulary);"
+                         " train one with `genlearn text train`")
+    return io.load(path), Vocabulary.from_json(spec["vocabulary"])
+
+
+def generate_text(path, *, length: int = 400, prompt: str = "", temperature: float = 1.0,
+                  seed=None, n: int = 1) -> list[str]:
+    """``n`` continuations of ``prompt`` (``length`` characters each) from a text checkpoint."""
+    model, vocab = load_text_model(path)
+    ids = vocab.encode(prompt) if prompt else None
+    draws = model.sample(n, length, seed=seed, prompt=ids, temperature=temperature)
+    return [vocab.decode(d) for d in draws]
+
+
+def add_subparser(sub) -> None:
+    """``genlearn text train`` and ``genlearn text generate`` (called by the CLI's parser)."""
+    p = sub.add_parser("text", help="character-level text models: train, generate")
+    text_sub = p.add_subparsers(dest="text_command", required=True, metavar="ACTION")
+    t = text_sub.add_parser("train", help="learn a character-level model of a UTF-8 file")
+    t.add_argument("corpus", help="a UTF-8 text file")
+    t.add_argument("--model", default="hmm", choices=TEXT_MODELS)
+    t.add_argument("--states", type=int, default=128, help="HMM hidden states (default 128)")
+    t.add_argument("--order", type=int, default=5, help="n-gram order (default 5)")
+    t.add_argument("--iters", type=int, default=100, help="HMM EM iterations (default 100)")
+    t.add_argument("--seq-len", type=int, default=200,
+                   help="training sequences are cut to this many characters (default 200)")
+    t.add_argument("--split", type=float, default=0.9, help="training fraction (default 0.9)")
+    t.add_argument("--out", default="runs/text", help="checkpoint folder (default runs/text)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--no-baseline", dest="baseline", action="store_false",
+                   help="skip the 5-gram baseline on the same split")
+    t.add_argument("--force", action="store_true", help="replace a checkpoint in --out")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=_cmd_train)
+    g = text_sub.add_parser("generate", help="continue a prompt with a trained text model")
+    g.add_argument("checkpoint")
+    g.add_argument("--length", type=int, default=400, help="characters to generate")
+    g.add_argument("--prompt", default="", help="text to continue (conditions the model)")
+    g.add_argument("--temperature", type=float, default=1.0,
+                   help="below 1 sharper, above 1 more random (default 1)")
+    g.add_argument("-n", type=int, default=1, help="number of continuations")
+    g.add_argument("--seed", type=int, default=None)
+    g.set_defaults(func=_cmd_generate)
+
+
+def _cmd_train(args) -> int:
+    report = train_text(args.corpus, model=args.model, states=args.states, order=args.order,
+                        n_iter=args.iters, seq_len=args.seq_len, split=args.split,
+                        out=args.out, seed=args.seed, baseline=args.baseline, force=args.force,
+                        verbose=not args.quiet, device=args.device)
+    print(f"trained a character-level {report['model']} on {report['train_characters']:,} "
+          f"characters ({report['vocabulary']} symbols) in {report['train_seconds']:.1f} s",
+          flush=True)
+    print(f"held-out bits per character: {report['bits_per_char']:.4f} "
+          f"({report['test_characters']:,} characters)", flush=True)
+    if "ngram5_bits_per_char" in report:
+        print(f"5-gram Kneser-Ney baseline on the same split: "
+              f"{report['ngram5_bits_per_char']:.4f}", flush=True)
+    print(f"checkpoint: {args.out}", flush=True)
+    return 0
+
+
+def _cmd_generate(args) -> int:
+    check_int(args.length, "--length", low=1)
+    check_int(args.n, "-n", low=1)
+    for text in generate_text(args.checkpoint, length=args.length, prompt=args.prompt,
+                              temperature=args.temperature, seed=args.seed, n=args.n):
+        print(args.prompt + text, flush=True)
+    return 0

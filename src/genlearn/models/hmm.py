@@ -29,13 +29,14 @@ from tqdm.auto import tqdm
 from .._utils import check_choice, check_float, check_int, check_n, resolve_device
 from ..base import GenerativeModel
 from ..ops.hmm import (
+    filtered_states,
     forward_backward,
     forward_backward_blocks,
     forward_log_likelihood,
     viterbi,
 )
 from ..registry import register
-from .hmm_emissions import EMISSIONS, _normalise_rows
+from .hmm_emissions import EMISSIONS, _normalise_rows, draw_rows
 
 log = logging.getLogger(__name__)
 
@@ -492,25 +493,69 @@ class HMM(GenerativeModel):
         """The Viterbi state path (concatenated when X is one array)."""
         return self.decode(X, lengths)[1]
 
-    def sample(self, n, length=100, *, seed=None, return_states=False):
-        """``n`` new sequences of ``length`` steps (and their hidden states)."""
+    def sample(self, n, length=100, *, seed=None, return_states=False, prompt=None,
+               temperature=1.0):
+        """``n`` new sequences of ``length`` steps (and their hidden states).
+
+        Ancestral sampling: z_1 ~ startprob_, z_t ~ transmat_[z_{t-1}], x_t ~ p(x | z_t).
+        ``prompt`` (an observed sequence, not returned) conditions the draws: the state
+        distribution after it, p(z_T | prompt), comes from forward filtering and moves one step
+        through ``transmat_``. ``temperature`` T (categorical emissions) draws each symbol from
+        p(x_t | x_<t, prompt)^(1/T) renormalised and updates the filter with the symbol drawn:
+        below 1 sharper, above 1 flatter; at 1 the same distribution as ancestral sampling.
+        """
         self._check_fitted()
         n, length = check_n(n), check_n(length, "length")
+        check_float(temperature, "temperature", low=0.0, low_open=True)
+        if temperature != 1.0 and self.emission != "categorical":
+            raise ValueError("temperature applies to categorical emissions only")
+        if temperature != 1.0 and return_states:
+            raise ValueError("return_states needs temperature=1 (tempered draws follow the "
+                             "symbols' predictive distribution, not a state path)")
         rng = np.random.default_rng(seed)
         em = self._emission()
-        seqs, states = [], []
-        cum_t = np.cumsum(self.transmat_, 1)
-        for _ in range(n):
-            z = np.empty(length, dtype=np.int64)
-            z[0] = rng.choice(self.n_states, p=self.startprob_)
-            u = rng.random(length)
-            for t in range(1, length):
-                z[t] = min(int(np.searchsorted(cum_t[z[t - 1]], u[t], side="right")),
-                           self.n_states - 1)
-            x = np.array([em.sample(k, rng) for k in z])
-            seqs.append(x)
-            states.append(z)
+        A = np.asarray(self.transmat_, dtype=np.float64)
+        p0 = np.asarray(self.startprob_, dtype=np.float64)
+        if prompt is not None:
+            p0 = self._filter(prompt) @ A
+        if temperature != 1.0:
+            return self._sample_tempered(n, length, p0, temperature, rng)
+        z = np.empty((n, length), dtype=np.int64)
+        z[:, 0] = draw_rows(np.broadcast_to(p0, (n, len(p0))), rng)
+        for t in range(1, length):
+            z[:, t] = draw_rows(A[z[:, t - 1]], rng)
+        x = em.draw(z.reshape(-1), rng)
+        x = x.reshape(n, length, *x.shape[1:])
+        seqs, states = list(x), list(z)
         return (seqs, states) if return_states else seqs
+
+    def _filter(self, prompt) -> np.ndarray:
+        """p(z_T = k | prompt) by the forward pass: (K,)."""
+        seq = self._as_sequences([prompt])[0]
+        x = torch.as_tensor(seq, device=self.device_)
+        x = x[:, None] if self.emission == "categorical" else x[:, None, :].to(self.dtype_)
+        log_start, log_trans = self._log_chain()
+        f = filtered_states(log_start, log_trans, self._emission().log_b(x))[0]
+        f = f.double().cpu().numpy()
+        if not np.all(np.isfinite(f)):
+            raise ValueError("the prompt has probability zero under this model (it needs an "
+                             "emission or transition that is exactly 0)")
+        return f
+
+    def _sample_tempered(self, n, length, p0, temperature, rng) -> list[np.ndarray]:
+        A, E = np.asarray(self.transmat_), np.asarray(self.emissionprob_)  # (K, K), (K, S)
+        f = np.tile(p0, (n, 1))  # p(z_t | symbols so far), one row per draw
+        out = np.empty((n, length), dtype=np.int64)
+        for t in range(length):
+            P = f @ E  # (n, S) predictive distribution of the next symbol
+            with np.errstate(divide="ignore"):
+                logits = np.log(P) / temperature
+            P = np.exp(logits - logits.max(1, keepdims=True))
+            x = draw_rows(P, rng)
+            out[:, t] = x
+            post = f * E[:, x].T
+            f = (post / post.sum(1, keepdims=True)) @ A
+        return list(out)
 
     def n_parameters(self) -> int:
         """Free parameters (for BIC/AIC): start, transitions and emissions."""

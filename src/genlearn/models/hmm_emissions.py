@@ -32,6 +32,10 @@ class Emission:
         """What the recursions take: log_b, or a cheaper (exp(log_b - shift), shift) pair."""
         return self.log_b(x)
 
+    def draw(self, z: np.ndarray, rng) -> np.ndarray:  # pragma: no cover - abstract
+        """One observation for each state in ``z`` (n,): (n,) symbols or (n, D) features."""
+        raise NotImplementedError
+
 
 class Categorical(Emission):
     """p(x = s | state k) = emissionprob_[k, s]."""
@@ -68,8 +72,8 @@ class Categorical(Emission):
         counts = np.maximum(self.m.emissionprob_prior - 1.0 + stats["obs"], 0.0) + floor
         self.m.emissionprob_ = _normalise_rows(counts, self.m.emissionprob_)
 
-    def sample(self, k: int, rng) -> int:
-        return int(rng.choice(self.m.n_symbols_, p=self.m.emissionprob_[k]))
+    def draw(self, z: np.ndarray, rng) -> np.ndarray:
+        return draw_rows(self.m.emissionprob_[z], rng)
 
 
 class Poisson(Emission):
@@ -102,8 +106,8 @@ class Poisson(Emission):
         lam = np.where(post > 0, stats["obs"] / np.maximum(post, 1e-300), self.m.lambdas_)
         self.m.lambdas_ = np.maximum(lam, max(floor, 1e-10))
 
-    def sample(self, k, rng):
-        return rng.poisson(self.m.lambdas_[k]).astype(np.float64)
+    def draw(self, z, rng):
+        return rng.poisson(self.m.lambdas_[z]).astype(np.float64)
 
 
 class Gaussian(Emission):
@@ -223,8 +227,8 @@ class Gaussian(Emission):
             cov = cov + floor * np.eye(D)
         m.covars_ = cov
 
-    def sample(self, k, rng):
-        return rng.multivariate_normal(self.m.means_[k], self.full_covars()[k])
+    def draw(self, z, rng):
+        return _draw_normal(self.m.means_[z], _cholesky(self.full_covars())[z], rng)
 
 
 class GMM(Emission):
@@ -362,9 +366,29 @@ class GMM(Emission):
         cov = scatter / safe[..., None, None] + m.min_covar * np.eye(D)
         m.covars_ = np.where(seen[..., None, None], cov, m.covars_)
 
-    def sample(self, k, rng):
-        j = rng.choice(self.m.n_mix, p=self.m.weights_[k])
-        return rng.multivariate_normal(self.m.means_[k, j], self.full_covars()[k, j])
+    def draw(self, z, rng):
+        j = draw_rows(self.m.weights_[z], rng)
+        return _draw_normal(self.m.means_[z, j], _cholesky(self.full_covars())[z, j], rng)
+
+
+def draw_rows(P: np.ndarray, rng) -> np.ndarray:
+    """One index per row of the (n, S) probability rows ``P`` by inverse CDF (n,) int64.
+
+    ``u`` lies in (0, row total], so a zero-probability index is never drawn.
+    """
+    cdf = np.cumsum(P, axis=1)
+    u = (1.0 - rng.random(len(P))) * cdf[:, -1]
+    return np.minimum((cdf < u[:, None]).sum(1), P.shape[1] - 1)
+
+
+def _cholesky(cov: np.ndarray) -> np.ndarray:
+    return np.linalg.cholesky(cov)
+
+
+def _draw_normal(mean: np.ndarray, chol: np.ndarray, rng) -> np.ndarray:
+    """mean + L eps for rows of means (n, D) and Cholesky factors (n, D, D)."""
+    eps = rng.standard_normal(mean.shape)
+    return mean + np.einsum("nde,ne->nd", chol, eps)
 
 
 def _features(x: torch.Tensor) -> torch.Tensor:

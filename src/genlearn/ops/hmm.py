@@ -19,12 +19,33 @@ Viterbi runs in log space. All of it is exact in the dtype given (float64 in the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 
 # (s, e) -> log_b[s:e] of shape (e-s, N, K), or the pair (exp(log_b - shift), shift (e-s, N))
 LogEmissions = Callable[[int, int], torch.Tensor | tuple[torch.Tensor, torch.Tensor]]
+
+
+@contextmanager
+def _one_thread(device: torch.device) -> Iterator[None]:
+    """Run the step-by-step loops on one CPU thread, then restore the thread count.
+
+    Each step is a small (N, K) @ (K, K) product and a few (N, K) operations: splitting that
+    over threads costs more in synchronisation than it saves (measured: 2 threads were up to
+    10x slower than 1 on a busy 2-core machine). The large whole-batch operations around the
+    loops keep every thread.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def valid_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
@@ -67,16 +88,17 @@ def _forward(a_prev: torch.Tensor | None, start: torch.Tensor, trans: torch.Tens
                                                                 device=b.device)
     c = torch.empty(L, N, 1, dtype=b.dtype, device=b.device)
     prev = a_prev
-    for t in range(L):
-        a = alpha[t] if keep_alpha else alpha[t % 2]
-        if prev is None:
-            torch.mul(start[None, :], b[t], out=a)
-        else:
-            torch.mm(prev, trans, out=a)
-            a.mul_(b[t])
-        torch.sum(a, dim=-1, keepdim=True, out=c[t])
-        a.div_(c[t])
-        prev = a
+    with _one_thread(b.device):
+        for t in range(L):
+            a = alpha[t] if keep_alpha else alpha[t % 2]
+            if prev is None:
+                torch.mul(start[None, :], b[t], out=a)
+            else:
+                torch.mm(prev, trans, out=a)
+                a.mul_(b[t])
+            torch.sum(a, dim=-1, keepdim=True, out=c[t])
+            a.div_(c[t])
+            prev = a
     return (alpha if keep_alpha else None), prev.clone(), c[..., 0]
 
 
@@ -99,6 +121,19 @@ def forward_log_likelihood(log_start: torch.Tensor, log_trans: torch.Tensor, log
         part = (torch.log(c) + shift).masked_fill(~valid[s:e], 0.0).sum(0)
         total = part if total is None else total + part
     return torch.where(torch.isfinite(total), total, torch.full_like(total, -math.inf))
+
+
+def filtered_states(log_start: torch.Tensor, log_trans: torch.Tensor,
+                    log_b: torch.Tensor) -> torch.Tensor:
+    """p(z_T = k | x_1..T) for each of N equal-length sequences (``log_b`` (T, N, K)): (N, K).
+
+    The normalised alpha of the last step (NaN for a sequence of probability zero).
+    """
+    T, N, _ = log_b.shape
+    valid = torch.ones(T, N, dtype=torch.bool, device=log_b.device)
+    b, _ = _scaled_emissions(log_b, valid)
+    _, last, _ = _forward(None, torch.exp(log_start), torch.exp(log_trans), b, keep_alpha=False)
+    return last
 
 
 def forward_backward_blocks(
@@ -150,9 +185,10 @@ def forward_backward_blocks(
         else:
             torch.mm(r_next, trans_t, out=beta[L - 1])
         r[L - 1].mul_(beta[L - 1])
-        for t in range(L - 2, -1, -1):
-            torch.mm(r[t + 1], trans_t, out=beta[t])
-            r[t].mul_(beta[t])
+        with _one_thread(b.device):
+            for t in range(L - 2, -1, -1):
+                torch.mm(r[t + 1], trans_t, out=beta[t])
+                r[t].mul_(beta[t])
         r_first = r[0].clone()
         drop = ~(valid[s:e] & ok[None, :])[..., None]  # (L, N, 1): past the end, or impossible
         if not bool(ok.all()):
@@ -202,7 +238,7 @@ def viterbi(log_start: torch.Tensor, log_trans: torch.Tensor, log_b: torch.Tenso
     back = torch.empty(T, N, K, dtype=ptr_dtype, device=log_b.device)
     ident = torch.arange(K, device=log_b.device)[None, :].expand(N, K)
     delta = log_start[None, :] + log_b[0]
-    for t in range(1, T):
+    for t in range(1, T):  # each step is an (N, K, K) max: large enough for every thread
         best, arg = (delta[:, :, None] + log_trans[None]).max(dim=1)  # (N, K_to)
         keep = valid[t][:, None]
         delta = torch.where(keep, best + log_b[t], delta)
