@@ -8,6 +8,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TINY_ARGS = {
+    "compare_digits.py": ["--epochs", "1", "--models", "vae,hmm", "--samples", "200"],
     "vae_digits.py": ["--epochs", "2", "--k", "10"],
 }
 

@@ -199,8 +199,7 @@ def _sample_metrics(fake_feats: np.ndarray, new_rows: np.ndarray, ctx: dict) -> 
     out = {"frechet_distance": metrics.frechet_distance(ctx["test_feats"], fake_feats)}
     out.update(metrics.prdc(ctx["test_feats"], fake_feats, k=ctx["k"]))
     out["c2st_accuracy"] = metrics.c2st_accuracy(ctx["test_feats"], fake_feats, seed=ctx["seed"])
-    out["memorisation_share"] = metrics.memorisation_share(new_rows, ctx["train_X"],
-                                                           train_radii=ctx["train_radii"])
+    out["memorisation_share"] = metrics.memorisation_share(new_rows, ctx["train_X"])
     return out
 
 
@@ -315,7 +314,6 @@ def compare(data="digits", models=None, *, budget="60s", epochs: int | None = No
     rng = np.random.default_rng(seed)
     ctx = {"seed": seed, "k": k, "n_samples": n, "space": space, "test_feats": space(test.X),
            "train_X": train.X.astype(np.float64), "samples": {}, "notes": {}}
-    ctx["train_radii"] = metrics.knn_radii(ctx["train_X"], 1)
 
     for name, model in built.items():
         log.info("compare: training %s on %s", name, what)

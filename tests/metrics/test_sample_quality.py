@@ -122,6 +122,7 @@ def test_prdc_density_on_a_lattice():
 def test_knn_radii_counts_duplicates_not_self():
     X = np.array([[0.0], [0.0], [1.0], [3.0]])
     assert knn_radii(X, 1).tolist() == [0.0, 0.0, 1.0, 2.0]
+    assert knn_radii(X, 2, rows=[3, 0]).tolist() == [knn_radii(X, 2)[3], knn_radii(X, 2)[0]]
     with pytest.raises(ValueError, match="more than 4"):
         knn_radii(X, 4)
 

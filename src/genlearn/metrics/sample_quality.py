@@ -55,21 +55,23 @@ def _sq_distances(A: np.ndarray, B: np.ndarray, a2: np.ndarray, b2: np.ndarray) 
     return d2
 
 
-def knn_radii(X, k: int = 5) -> np.ndarray:
+def knn_radii(X, k: int = 5, *, rows=None) -> np.ndarray:
     """Distance from each row of ``X`` to its k-th nearest other row (shape (n,)).
 
     The row itself does not count, but an exact duplicate of it does (radius 0 when a point has
-    k or more copies), as in the reference implementation of Naeem et al.
+    k or more copies), as in the reference implementation of Naeem et al. ``rows`` (indices)
+    computes the radii of those rows only, still against all of ``X``.
     """
     X = _as_points(X, "X")
     check_int(k, "k", low=1)
     n = X.shape[0]
     if n <= k:
         raise ValueError(f"k={k} nearest neighbours need more than {k} points; got {n}")
+    idx = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1)
     x2 = _sq_norms(X)
-    out = np.empty(n)
-    for sl in _blocks(n, n):
-        d2 = _sq_distances(X[sl], X, x2[sl], x2)
+    out = np.empty(idx.shape[0])
+    for sl in _blocks(idx.shape[0], n):
+        d2 = _sq_distances(X[idx[sl]], X, x2[idx[sl]], x2)
         # index k of the sorted row: position 0 is the point itself (distance 0)
         out[sl] = np.partition(d2, k, axis=1)[:, k]
     return np.sqrt(out)
@@ -221,19 +223,26 @@ def memorisation_share(samples, train, *, train_radii=None) -> float:
     """Share of ``samples`` closer to a training point than that point is to the rest of ``train``.
 
     For each sample s with nearest training point t: memorised when ``d(s, t) <= r(t)``, where
-    ``r(t)`` is t's distance to its nearest other training point (``train_radii``, computed with
-    :func:`knn_radii` ``(train, k=1)`` when not given; pass it to reuse it across models).
+    ``r(t)`` is t's distance to its nearest other training point. ``train_radii`` may hold
+    :func:`knn_radii` ``(train, k=1)`` for every training row; by default only the radii of
+    the training rows that are some sample's nearest neighbour are computed, so the cost is
+    about 2 x samples x training rows distances, never training rows squared.
     Exact copies of training rows count as memorised. Read the value against the same share for
     held-out real data (the floor): a model that generalises scores about the floor, one that
     copies its training set scores near 1.
     """
     S = _as_points(samples, "samples")
     T = _as_points(train, "train", n_features=S.shape[1])
-    if train_radii is None:
-        train_radii = knn_radii(T, 1)
-    radii = np.asarray(train_radii, dtype=np.float64)
-    if radii.shape != (T.shape[0],):
-        raise ValueError(f"train_radii must have one radius per training row ({T.shape[0]}); "
-                         f"got shape {radii.shape}")
+    if T.shape[0] < 2:
+        raise ValueError(f"train needs at least 2 rows; got {T.shape[0]}")
     idx, dist = _nearest(S, T)
-    return float(np.mean(dist <= radii[idx]))
+    if train_radii is None:
+        uniq, inverse = np.unique(idx, return_inverse=True)
+        radius = knn_radii(T, 1, rows=uniq)[inverse.reshape(-1)]
+    else:
+        radii = np.asarray(train_radii, dtype=np.float64)
+        if radii.shape != (T.shape[0],):
+            raise ValueError(f"train_radii must have one radius per training row "
+                             f"({T.shape[0]}); got shape {radii.shape}")
+        radius = radii[idx]
+    return float(np.mean(dist <= radius))
