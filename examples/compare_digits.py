@@ -14,7 +14,7 @@ sample sizes. `samples.png` puts real and generated digits side by side, `metric
 each metric as bars with the floor as a dashed line, `curves.png` the training curves.
 A family that cannot model images (the HMM learns sequences) is listed with the reason.
 
-    python examples/compare_digits.py [--budget 20s] [--models vae,gan] [--out examples/out]
+    python examples/compare_digits.py [--budget 15s] [--models vae,gan] [--out examples/out]
 """
 
 import argparse
@@ -27,7 +27,7 @@ WANTED = ("vae", "gan", "rbm", "hmm")  # the ones registered in this genlearn ar
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", default="20s", help="training time per model")
+    ap.add_argument("--budget", default="15s", help="training time per model")
     ap.add_argument("--epochs", type=int, default=None, help="epochs per model instead")
     ap.add_argument("--models", default=None, help="comma-separated (default: "
                     + ",".join(WANTED) + ", those that exist)")

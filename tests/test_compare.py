@@ -109,8 +109,9 @@ def test_budget_is_spent_in_growing_chunks():
     clock = _Clock()
     model = _EpochModel(clock=clock)
     seconds, epochs, note = cm._train(model, None, budget=1.05, epochs=None, clock=clock)
-    # 1 epoch, then chunks at most double the epochs done and at most what the time left allows
-    assert model.chunks_ == [1, 2, 6, 1]
+    # 1 epoch, then chunks of half what fits in the time left (rounded up), at most double the
+    # epochs done: 9 epochs fit after the first -> 2 (doubling); 7 fit -> 4; 3 -> 2; 1 -> 1
+    assert model.chunks_ == [1, 2, 4, 2, 1]
     assert epochs == 10 and seconds == pytest.approx(1.0) and note == ""
 
 
@@ -126,7 +127,8 @@ def test_budget_with_an_epoch_cap_and_early_stopping():
 def test_a_first_epoch_longer_than_the_budget_still_trains_once():
     clock = _Clock()
     model = _EpochModel(clock=clock, seconds_per_epoch=5.0)
-    assert cm._train(model, None, budget=1.0, epochs=None, clock=clock)[:2] == (5.0, 1)
+    seconds, epochs, note = cm._train(model, None, budget=1.0, epochs=None, clock=clock)
+    assert (seconds, epochs) == (5.0, 1) and "more than the 1 s budget" in note
 
 
 def test_parse_budget():

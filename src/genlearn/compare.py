@@ -16,11 +16,13 @@ these sample sizes.
 
 The budget works in epoch chunks. A model with an ``epochs`` hyperparameter and
 ``fit(..., resume=True)`` (the gradient-trained families) first trains one epoch; the wall-clock
-time of each chunk gives the time per epoch, and the next chunk is as many epochs as fit in the
-time left (at most double the epochs done so far, so one slow first estimate cannot overshoot
-much). Training stops when less than one epoch's time is left; every model gets at least one
-epoch. A model without that interface (EM or counting families) is fitted once and its time is
-reported as it is. ``epochs=N`` instead trains every chunkable model for N epochs.
+time of each chunk gives the time per epoch, and the next chunk is half the epochs that fit in
+the time left, rounded up, and at most double the epochs done so far (so neither a fast first
+estimate nor a machine that slows down mid-chunk overshoots much). Training stops when less
+than one epoch's time is left; every model gets at least one epoch. A model without that
+interface (EM or counting families) is fitted once and its time is reported as it is.
+``epochs=N`` instead trains every chunkable model for N epochs. Budget runs depend on the
+machine's speed and so are not bit-for-bit repeatable; ``epochs`` runs are.
 """
 
 from __future__ import annotations
@@ -155,11 +157,11 @@ def _train(model, X, budget: float | None, epochs: int | None,
     cap = epochs if epochs is not None else 10**9
     spent, done, per_epoch = 0.0, 0, math.inf
     while done < cap:
-        remaining = budget - spent
-        chunk = 1 if done == 0 else min(cap - done, 2 * done,
-                                        int(remaining // per_epoch) if per_epoch > 0 else cap)
-        if chunk < 1:
+        fit = 1 if done == 0 else int((budget - spent) // per_epoch) if per_epoch > 0 else cap
+        if fit < 1:
             break
+        # half of what fits (rounded up): a machine that slows down mid-chunk overshoots little
+        chunk = 1 if done == 0 else min(cap - done, 2 * done, math.ceil(fit / 2))
         model.set_params(epochs=done + chunk)
         t0 = clock()
         model.fit(X, resume=done > 0)
@@ -171,7 +173,11 @@ def _train(model, X, budget: float | None, epochs: int | None,
             done = reached
             break
         done = reached
-    return spent, done, ""
+    note = ""
+    if done == 1 and spent > budget:
+        note = (f"one epoch (the minimum) took {spent:.1f} s, more than the {budget:.0f} s "
+                "budget")
+    return spent, done, note
 
 
 def _build(name: str, params: dict, train, seed: int, verbose: bool):
