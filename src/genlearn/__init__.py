@@ -13,13 +13,14 @@ from ._version import __version__
 from .base import GenerativeModel, NotFittedError
 from .compare import compare
 from .io import CheckpointError, load
-from .models import DBN, HMM, RBM, VAE
+from .models import DBN, GAN, HMM, RBM, VAE
 from .training import NonFiniteLossError
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "DBN",
+    "GAN",
     "HMM",
     "RBM",
     "VAE",

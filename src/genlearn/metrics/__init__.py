@@ -8,6 +8,7 @@ from .features import (
     feature_space,
 )
 from .likelihood import log_likelihood
+from .modes import mode_coverage
 from .sample_quality import (
     c2st_accuracy,
     frechet_distance,
@@ -29,5 +30,6 @@ __all__ = [
     "knn_radii",
     "log_likelihood",
     "memorisation_share",
+    "mode_coverage",
     "prdc",
 ]

@@ -1,8 +1,9 @@
 """One file per model; importing this package registers every family."""
 
 from .dbn import DBN
+from .gan import GAN
 from .hmm import HMM
 from .rbm import RBM
 from .vae import VAE
 
-__all__ = ["DBN", "HMM", "RBM", "VAE"]
+__all__ = ["DBN", "GAN", "HMM", "RBM", "VAE"]

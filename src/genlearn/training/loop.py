@@ -50,6 +50,8 @@ def run_epochs(
     callback: Callable[[int, dict], None] | None = None,
     verbose: bool = True,
     desc: str = "training",
+    drop_last: bool = False,
+    max_abs_loss: float | None = None,
 ) -> str:
     """Train from ``start_epoch`` up to ``epochs`` (exclusive) and return why it stopped.
 
@@ -58,6 +60,11 @@ def run_epochs(
     metrics (e.g. a validation ELBO). With ``monitor`` and ``patience``, training stops after
     ``patience`` epochs without improvement of ``monitor`` (higher is better) and the best
     epoch's weights are restored. Returns ``"completed"`` or ``"early_stopping"``.
+
+    ``drop_last`` skips the last, short mini-batch of each epoch (models whose step needs a
+    fixed batch size, e.g. a GAN packing m samples per discriminator input). With
+    ``max_abs_loss``, a metric whose magnitude exceeds it counts as an exploding loss and stops
+    training like a non-finite one.
     """
     last_good = snapshot()
     best, best_value, since_best = None, -math.inf, 0
@@ -69,13 +76,15 @@ def run_epochs(
             t0 = time.perf_counter()
             sums: dict[str, float] = {}
             n_steps = 0
-            for i, idx in enumerate(minibatches(n_rows, batch_size, generator)):
+            for i, idx in enumerate(minibatches(n_rows, batch_size, generator, drop_last)):
                 metrics = step(idx, epoch)
-                bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+                bad = [k for k, v in metrics.items() if not math.isfinite(v)
+                       or (max_abs_loss is not None and abs(v) > max_abs_loss)]
                 if bad:
                     restore(last_good)
+                    kind = "non-finite" if not math.isfinite(metrics[bad[0]]) else "exploding"
                     raise NonFiniteLossError(
-                        f"non-finite {bad[0]} ({metrics[bad[0]]}) at epoch {epoch + 1}, step "
+                        f"{kind} {bad[0]} ({metrics[bad[0]]:.4g}) at epoch {epoch + 1}, step "
                         f"{i + 1}; the model keeps the weights of epoch {epoch} (the last good "
                         "one). Try a lower learning rate.")
                 for k, v in metrics.items():

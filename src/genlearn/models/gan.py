@@ -1,0 +1,574 @@
+"""Generative adversarial network (Goodfellow et al. 2014), conditional on labels when given.
+
+    min_G max_D  E_x[log D(x)] + E_z[log(1 - D(G(z)))],   z ~ N(0, I)
+
+A generator G turns noise into examples; a discriminator D (a critic for WGAN) scores real
+against generated ones; they train in turn, ``n_critic`` D steps per G step. Losses on the
+score s = D(x): ``"ns"`` the non-saturating logistic loss of the paper, ``"wgan-gp"`` the
+Wasserstein critic with the gradient penalty lambda E[(||grad D(x_hat)|| - 1)^2] on random
+interpolates (Gulrajani et al. 2017), ``"hinge"`` (Miyato et al. 2018), ``"lsgan"`` least
+squares (Mao et al. 2017). ``spectral_norm`` divides each D layer by its largest singular value
+(Miyato et al. 2018); ``pack`` is PacGAN's packing (Lin et al. 2018): D scores m samples at
+once, which penalises mode collapse; samples come from an exponential moving average of G's
+weights (Yazici et al. 2019) unless ``ema=0``.
+
+A GAN defines no likelihood: :meth:`GAN.log_prob` raises ``TypeError`` and :meth:`evaluate`
+reports sample-based metrics instead (``genlearn.metrics``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._utils import (
+    check_array,
+    check_choice,
+    check_float,
+    check_int,
+    check_labels,
+    check_n,
+    resolve_device,
+)
+from ..base import GenerativeModel
+from ..registry import register
+from ..training import run_epochs
+from .gan_nets import ConvGenerator, Discriminator, MLPGenerator
+from .vae import _clone_state, _flatten_optimizer, _generator, _unflatten_optimizer
+
+log = logging.getLogger(__name__)
+
+LOSSES = ("ns", "wgan-gp", "hinge", "lsgan")
+EXPLODING = 1e6  # a loss this large means the game has diverged
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor,
+                     pack: int = 1) -> torch.Tensor:
+    """E[(||grad_x critic(x_hat)||_2 - 1)^2] at x_hat = eps * real + (1 - eps) * fake.
+
+    ``real``, ``fake``: (B, D); ``eps``: (B / pack, 1), one mixing weight per packed group, so
+    x_hat lies on the segment between a real and a generated group. ``critic`` maps (B, D) to
+    one score per group; the gradient's norm is taken over the whole group (the critic's
+    input). Differentiable, so it can be minimised.
+    """
+    w = eps.repeat_interleave(pack, dim=0)  # (B, 1)
+    x_hat = (w * real + (1 - w) * fake).detach().requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norms = grad.reshape(grad.shape[0] // pack, -1).norm(dim=1)  # (B / pack,)
+    return ((norms - 1.0) ** 2).mean()
+
+
+def _losses(kind: str, s_real: torch.Tensor | None, s_fake: torch.Tensor):
+    """Discriminator loss (needs s_real) or generator loss (s_real is None), to minimise."""
+    if s_real is None:
+        if kind == "ns":
+            return F.softplus(-s_fake).mean()  # -log sigmoid(D(G(z)))
+        if kind == "lsgan":
+            return 0.5 * ((s_fake - 1.0) ** 2).mean()
+        return -s_fake.mean()  # wgan-gp, hinge
+    if kind == "ns":
+        return F.softplus(-s_real).mean() + F.softplus(s_fake).mean()
+    if kind == "wgan-gp":
+        return s_fake.mean() - s_real.mean()
+    if kind == "hinge":
+        return F.relu(1.0 - s_real).mean() + F.relu(1.0 + s_fake).mean()
+    return 0.5 * ((s_real - 1.0) ** 2).mean() + 0.5 * (s_fake ** 2).mean()  # lsgan
+
+
+@register("gan")
+class GAN(GenerativeModel):
+    """Generative adversarial network: MLP or DCGAN networks, four losses, PacGAN, EMA.
+
+    Parameters
+    ----------
+    generator : {"mlp", "dcgan"}
+        MLP, or DCGAN-style transposed convolutions for square images (H, W divisible by 4).
+    discriminator : {"mlp", "dcgan"} or None
+        None: the same kind as the generator.
+    loss : {"ns", "wgan-gp", "hinge", "lsgan"}
+        Non-saturating logistic, Wasserstein with gradient penalty, hinge, least squares.
+    latent_dim : int
+        Size of the noise z ~ N(0, I).
+    hidden_g, hidden_d : tuple of int
+        Hidden widths of the MLP generator / discriminator.
+    conv_channels : tuple of int
+        DCGAN discriminator channels (the generator mirrors them, doubled).
+    lr_g, lr_d : float
+        Adam learning rates of generator and discriminator.
+    betas : tuple of two floats
+        Adam's (beta1, beta2), shared by both.
+    n_critic : int
+        Discriminator steps per generator step (each on its own mini-batch).
+    gradient_penalty : float or None
+        Weight lambda of the gradient penalty; None means 10 for ``"wgan-gp"``, 0 otherwise.
+    spectral_norm : bool
+        Spectral normalisation of every discriminator layer.
+    fourier_features : int or None
+        MLP discriminator only: feed it [sin(xW), cos(xW)] for this many random directions W ~
+        N(0, fourier_scale^2) of the standardised data instead of x. None: 128 for data with
+        at most 3 features (where a plain MLP cannot resolve narrow modes), else 0 (off).
+    fourier_scale : float
+        Standard deviation of W: the finest detail the discriminator sees is about
+        1 / fourier_scale data standard deviations.
+    ema : float
+        Decay of the moving average of G's weights used by :meth:`sample` (0: no average).
+    pack : int
+        PacGAN packing degree m; must divide ``batch_size``.
+    epochs, batch_size
+        Passes over the data (counted in discriminator batches) and rows per D step.
+    snapshots : str or None
+        Folder for a PNG of samples after every epoch (a grid for images, a scatter plot for
+        2-D data).
+    image_shape : tuple of int or None
+        (H, W) of image data; inferred from 2-D examples or a square feature count.
+    seed : int or None
+        Makes a CPU run bit-for-bit repeatable.
+    device : {"auto", "cpu", "cuda"}
+    verbose : bool
+        Show a progress bar.
+    """
+
+    def __init__(self, generator="mlp", discriminator=None, loss="ns", latent_dim=8,
+                 hidden_g=(256, 256, 256), hidden_d=(256, 256, 256), conv_channels=(64, 128),
+                 lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1, gradient_penalty=None,
+                 spectral_norm=False, fourier_features=None, fourier_scale=10.0, ema=0.999,
+                 pack=1, epochs=100, batch_size=256,
+                 snapshots=None, image_shape=None, seed=0, device="auto", verbose=True):
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss = loss
+        self.latent_dim = latent_dim
+        self.hidden_g = hidden_g
+        self.hidden_d = hidden_d
+        self.conv_channels = conv_channels
+        self.lr_g = lr_g
+        self.lr_d = lr_d
+        self.betas = betas
+        self.n_critic = n_critic
+        self.gradient_penalty = gradient_penalty
+        self.spectral_norm = spectral_norm
+        self.fourier_features = fourier_features
+        self.fourier_scale = fourier_scale
+        self.ema = ema
+        self.pack = pack
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.snapshots = snapshots
+        self.image_shape = image_shape
+        self.seed = seed
+        self.device = device
+        self.verbose = verbose
+        self._validate_params()
+
+    # -- hyperparameters ------------------------------------------------------------------
+    def _validate_params(self) -> None:
+        check_choice(self.generator, "generator", ("mlp", "dcgan"))
+        if self.discriminator is not None:
+            check_choice(self.discriminator, "discriminator", ("mlp", "dcgan"))
+        check_choice(self.loss, "loss", LOSSES)
+        check_int(self.latent_dim, "latent_dim", low=1)
+        for name in ("hidden_g", "hidden_d", "conv_channels"):
+            value = getattr(self, name)
+            if not isinstance(value, (tuple, list)):
+                raise ValueError(f"{name} must be a tuple of layer widths; got {value!r}")
+            for h in value:
+                check_int(h, f"{name} (each width)", low=1)
+        if not self.conv_channels:
+            raise ValueError("conv_channels must not be empty")
+        check_float(self.lr_g, "lr_g", low=0.0, low_open=True)
+        check_float(self.lr_d, "lr_d", low=0.0, low_open=True)
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2); got {self.betas!r}")
+        for b in self.betas:
+            check_float(b, "betas (each)", low=0.0, high=1.0, high_open=True)
+        check_int(self.n_critic, "n_critic", low=1)
+        if self.gradient_penalty is not None:
+            check_float(self.gradient_penalty, "gradient_penalty", low=0.0)
+        if self.loss == "wgan-gp" and self._gp_weight() == 0 and not self.spectral_norm:
+            raise ValueError("loss='wgan-gp' needs gradient_penalty > 0 (or spectral_norm=True): "
+                             "an unconstrained Wasserstein critic diverges")
+        if not isinstance(self.spectral_norm, bool):
+            raise ValueError(f"spectral_norm must be True or False; got {self.spectral_norm!r}")
+        if self.fourier_features is not None:
+            check_int(self.fourier_features, "fourier_features", low=0)
+        check_float(self.fourier_scale, "fourier_scale", low=0.0, low_open=True)
+        check_float(self.ema, "ema", low=0.0, high=1.0, high_open=True)
+        check_int(self.pack, "pack", low=1)
+        check_int(self.epochs, "epochs", low=1)
+        check_int(self.batch_size, "batch_size", low=1)
+        if self.batch_size % self.pack:
+            raise ValueError(f"pack={self.pack} must divide batch_size={self.batch_size}: the "
+                             "discriminator scores the batch in groups of pack samples")
+        if self.snapshots is not None and not isinstance(self.snapshots, (str, Path)):
+            raise ValueError(f"snapshots must be a folder path or None; got {self.snapshots!r}")
+        if self.image_shape is not None:
+            if (not isinstance(self.image_shape, (tuple, list)) or len(self.image_shape) != 2
+                    or any(isinstance(s, bool) or not isinstance(s, int) or s < 1
+                           for s in self.image_shape)):
+                raise ValueError(f"image_shape must be (height, width); got {self.image_shape!r}")
+        check_int(self.seed, "seed", low=0, allow_none=True)
+        if not isinstance(self.device, str):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {self.device!r}")
+        if not isinstance(self.verbose, bool):
+            raise ValueError(f"verbose must be True or False; got {self.verbose!r}")
+
+    def _gp_weight(self) -> float:
+        if self.gradient_penalty is None:
+            return 10.0 if self.loss == "wgan-gp" else 0.0
+        return float(self.gradient_penalty)
+
+    def _d_kind(self) -> str:
+        return self.discriminator or self.generator
+
+    def _n_fourier(self) -> int:
+        if self._d_kind() != "mlp":
+            return 0
+        if self.fourier_features is None:
+            return 128 if self.n_features_in_ <= 3 else 0
+        return int(self.fourier_features)
+
+    # -- data -----------------------------------------------------------------------------
+    def _resolve_image_shape(self, data_shape: tuple[int, ...]) -> tuple[int, int] | None:
+        n = int(np.prod(data_shape))
+        if self.image_shape is not None:
+            shape = tuple(int(s) for s in self.image_shape)
+            if shape[0] * shape[1] != n:
+                raise ValueError(f"image_shape {shape} does not match {n} features")
+            return shape
+        if len(data_shape) == 2:
+            return data_shape
+        if len(data_shape) == 3 and data_shape[0] == 1:
+            return data_shape[1:]
+        side = math.isqrt(n)
+        if len(data_shape) == 1 and side * side == n and side >= 4:
+            return (side, side)
+        return None
+
+    def _to_model_space(self, flat: np.ndarray) -> torch.Tensor:
+        x = (flat - self.center_) / self.scale_
+        return torch.as_tensor(x, dtype=torch.float32, device=self.device_)
+
+    def _onehot(self, y: np.ndarray | None, n: int) -> torch.Tensor:
+        k = len(self.classes_) if self.classes_ is not None else 0
+        out = torch.zeros(n, k, device=self.device_)
+        if k:
+            idx = torch.as_tensor(np.searchsorted(self.classes_, y), device=self.device_)
+            out[torch.arange(n, device=self.device_), idx] = 1.0
+        return out
+
+    def _cond(self, y, n: int) -> torch.Tensor:
+        if self.classes_ is None:
+            if y is not None:
+                raise ValueError("y was given but this GAN was fitted without labels; fit(X, y) "
+                                 "trains a conditional GAN")
+            return self._onehot(None, n)
+        if y is None:
+            raise ValueError("this GAN is conditional (fitted with y): pass the class labels y "
+                             f"(known: {self.classes_.tolist()})")
+        return self._onehot(check_labels(y, n, classes=self.classes_), n)
+
+    # -- networks -------------------------------------------------------------------------
+    def _build(self) -> None:
+        kinds = (self.generator, self._d_kind())
+        if "dcgan" in kinds:
+            if self.image_shape_ is None:
+                raise ValueError("generator/discriminator 'dcgan' needs image data: pass 2-D "
+                                 "examples or image_shape=(H, W)")
+            L = len(self.conv_channels)
+            if any(s % 2**L for s in self.image_shape_):
+                raise ValueError(f"'dcgan' with {L} conv layers needs H and W divisible by "
+                                 f"{2**L}; got image_shape {self.image_shape_}")
+        K = 0 if self.classes_ is None else len(self.classes_)
+        D = self.n_features_in_
+        if self.generator == "mlp":
+            G = MLPGenerator(self.latent_dim, K, tuple(self.hidden_g), D, self.tanh_)
+        else:
+            channels = tuple(2 * c for c in self.conv_channels[::-1])
+            G = ConvGenerator(self.latent_dim, K, self.image_shape_, channels, self.tanh_)
+        self.g_net_ = G.to(self.device_)
+        self.d_net_ = Discriminator(self._d_kind(), D, K, self.pack, tuple(self.hidden_d),
+                                    self.image_shape_, tuple(self.conv_channels),
+                                    self.spectral_norm, self._n_fourier(),
+                                    float(self.fourier_scale)).to(self.device_)
+        self.g_ema_ = copy.deepcopy(self.g_net_).eval()
+        for p in self.g_ema_.parameters():
+            p.requires_grad_(False)
+        self._ema_params = list(self.g_ema_.parameters())
+        self._g_params = list(self.g_net_.parameters())
+        betas = tuple(float(b) for b in self.betas)
+        # foreach: one fused update per optimizer step (small networks are overhead-bound)
+        self.opt_g_ = torch.optim.Adam(self.g_net_.parameters(), lr=self.lr_g, betas=betas,
+                                       foreach=True)
+        self.opt_d_ = torch.optim.Adam(self.d_net_.parameters(), lr=self.lr_d, betas=betas,
+                                       foreach=True)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        # warm-up (Tan & Le style): early on the average follows G closely, then slows down
+        t = self.g_steps_
+        decay = min(self.ema, (1.0 + t) / (10.0 + t))
+        torch._foreach_lerp_(self._ema_params, self._g_params, 1.0 - decay)
+        for be, b in zip(self.g_ema_.buffers(), self.g_net_.buffers(), strict=True):
+            be.copy_(b)
+
+    # -- training -------------------------------------------------------------------------
+    def fit(self, X, y=None, *, resume: bool = False, callback=None):
+        """Train on ``X`` (rows are examples), with class labels ``y`` for a conditional GAN.
+
+        ``resume=True`` continues a fitted (or loaded) model from the epoch it reached up to
+        ``epochs``, optimizer states and the weight average included. ``callback(epoch,
+        record)`` runs after each epoch. Returns ``self``.
+        """
+        self._validate_params()
+        continuing = resume and getattr(self, "is_fitted_", False)
+        flat, data_shape = check_array(X, n_features=self.n_features_in_ if continuing else None)
+        if continuing:
+            if (y is None) != (self.classes_ is None):
+                raise ValueError("resume must use the same kind of data: the model was fitted "
+                                 + ("with" if self.classes_ is not None else "without") + " y")
+        else:
+            self.device_ = resolve_device(self.device)
+            self.n_features_in_ = flat.shape[1]
+            self.data_shape_ = data_shape
+            self.image_shape_ = self._resolve_image_shape(data_shape)
+            self.classes_ = None if y is None else np.unique(check_labels(y, flat.shape[0]))
+            # data in [0, 1] (images) map to [-1, 1] under a tanh output; others are standardised
+            self.tanh_ = bool(flat.min() >= 0.0 and flat.max() <= 1.0)
+            if self.tanh_:
+                self.center_, self.scale_ = np.full(flat.shape[1], 0.5), np.full(flat.shape[1], 0.5)
+            else:
+                self.center_ = flat.mean(0)
+                self.scale_ = np.maximum(flat.std(0), 1e-8)
+            self.history_, self.epochs_trained_, self.g_steps_ = [], 0, 0
+            self.loss_steps_ = np.zeros((0, 2))
+        if flat.shape[0] < self.pack:
+            raise ValueError(f"X has {flat.shape[0]} rows, fewer than pack={self.pack}")
+        if self.snapshots is not None and self.image_shape_ is None and flat.shape[1] != 2:
+            raise ValueError("snapshots draws image grids or 2-D scatter plots; this data is "
+                             "neither (pass image_shape for images)")
+        labels = None if y is None else check_labels(y, flat.shape[0], classes=self.classes_)
+        start = self.epochs_trained_ if continuing else 0
+        seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        devices = [self.device_] if self.device_.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed * 1_000_003 + start)
+            if not continuing:
+                self._build()
+            gen = torch.Generator().manual_seed(seed + 17 * start)
+            self._train(flat, labels, start, gen, callback)
+        return self
+
+    def _train(self, flat: np.ndarray, labels, start: int, gen: torch.Generator, callback):
+        n = flat.shape[0]
+        X_all = self._to_model_space(flat)
+        C_all = self._onehot(labels, n)
+        B, m, gp = self.batch_size, self.pack, self._gp_weight()
+        steps: list[tuple[float, float]] = []
+
+        def d_step(x_real, c):
+            z = torch.randn(x_real.shape[0], self.latent_dim, device=self.device_)
+            with torch.no_grad():
+                x_fake = self.g_net_(z, c)
+            s_real, s_fake = self.d_net_(x_real, c), self.d_net_(x_fake, c)
+            loss = _losses(self.loss, s_real, s_fake)
+            if gp > 0:
+                eps = torch.rand(x_real.shape[0] // m, 1, device=self.device_)
+                loss = loss + gp * gradient_penalty(lambda x: self.d_net_(x, c), x_real, x_fake,
+                                                    eps, m)
+            self.opt_d_.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_d_.step()
+            return float(loss.detach())
+
+        def step(idx, epoch):
+            # one generator step after n_critic discriminator steps, each on B rows of idx
+            self.g_net_.train()
+            loss_d = []
+            for chunk in idx.split(B):
+                chunk = chunk[: len(chunk) - len(chunk) % m]
+                if len(chunk):
+                    loss_d.append(d_step(X_all[chunk], C_all[chunk]))
+            c = C_all[idx[:B]]  # the labels of real rows: the class frequencies of the data
+            rows = c.shape[0] - c.shape[0] % m
+            c = c[:rows]
+            z = torch.randn(rows, self.latent_dim, device=self.device_)
+            loss_g = _losses(self.loss, None, self.d_net_(self.g_net_(z, c), c))
+            self.opt_g_.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g_.step()
+            self.g_steps_ += 1
+            self._update_ema()
+            record = {"loss_d": float(np.mean(loss_d)), "loss_g": float(loss_g.detach())}
+            steps.append((record["loss_d"], record["loss_g"]))
+            return record
+
+        def on_epoch(epoch, record):
+            self.epochs_trained_ = epoch
+            self.is_fitted_ = True
+            self.loss_steps_ = np.concatenate([self.loss_steps_, np.asarray(steps).reshape(-1, 2)])
+            steps.clear()
+            if self.snapshots is not None:
+                self._write_snapshot(epoch)
+            if callback is not None:
+                callback(epoch, record)
+
+        self.is_fitted_ = True  # the initial weights are a valid (if poor) model
+        try:
+            self.stop_reason_ = run_epochs(
+                start_epoch=start, epochs=self.epochs, n_rows=n, batch_size=B * self.n_critic,
+                generator=gen, step=step, history=self.history_, snapshot=self._snapshot,
+                restore=self._restore, callback=on_epoch, verbose=self.verbose, desc="GAN",
+                drop_last=True, max_abs_loss=EXPLODING)
+        finally:
+            steps.clear()
+            self.g_net_.eval()
+
+    def _snapshot(self):
+        def clone(module):
+            return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+        return (clone(self.g_net_), clone(self.d_net_), clone(self.g_ema_),
+                _clone_state(self.opt_g_.state_dict()), _clone_state(self.opt_d_.state_dict()),
+                len(self.history_), self.g_steps_, self.loss_steps_.copy())
+
+    def _restore(self, snap) -> None:
+        g, d, g_ema, opt_g, opt_d, n_hist, g_steps, loss_steps = snap
+        self.g_net_.load_state_dict(g)
+        self.d_net_.load_state_dict(d)
+        self.g_ema_.load_state_dict(g_ema)
+        self.opt_g_.load_state_dict(opt_g)
+        self.opt_d_.load_state_dict(opt_d)
+        del self.history_[n_hist:]
+        self.g_steps_, self.loss_steps_ = g_steps, loss_steps
+        self.epochs_trained_ = self.history_[-1]["epoch"] if self.history_ else 0
+
+    def _write_snapshot(self, epoch: int) -> None:
+        from .. import viz
+
+        y = None if self.classes_ is None else np.resize(self.classes_, 64)
+        path = Path(self.snapshots) / f"epoch_{epoch:04d}.png"
+        if self.image_shape_ is not None:
+            viz.save_image_grid(self.sample(64, y=y, seed=0), path, image_shape=self.image_shape_,
+                                title=f"epoch {epoch}")
+            return
+        y = None if self.classes_ is None else np.resize(self.classes_, 1000)
+        pts = self.sample(1000, y=y, seed=0)
+        plt = viz._pyplot()
+        fig, ax = plt.subplots(figsize=(4, 4))
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5)
+        ax.set_aspect("equal")
+        ax.set_title(f"epoch {epoch}", fontsize=9)
+        viz._save_figure(fig, path)
+
+    # -- inference ------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n, y=None, *, seed=None, ema: bool | None = None) -> np.ndarray:
+        """Draw ``n`` new examples, shaped like the training data.
+
+        z ~ N(0, I), x = G(z) with the averaged weights (``ema=False``: the last weights).
+        ``y``: one label or ``n`` labels (conditional model). ``seed`` fixes the draws.
+        """
+        self._check_fitted()
+        n = check_n(n)
+        c = self._cond(y, n)
+        use_ema = self.ema > 0 if ema is None else bool(ema)
+        net = (self.g_ema_ if use_ema else self.g_net_).eval()
+        gen = _generator(self.device_, seed)
+        z = torch.randn((n, self.latent_dim), generator=gen, device=self.device_)
+        outs = [net(z[s:s + 4096], c[s:s + 4096]) for s in range(0, n, 4096)]
+        x = torch.cat(outs).double().cpu().numpy() * self.scale_ + self.center_
+        if self.tanh_:
+            x = np.clip(x, 0.0, 1.0)  # tanh's range maps to [0, 1] up to rounding
+        return x.reshape(n, *self.data_shape_)
+
+    def log_prob(self, X, y=None):
+        """A GAN defines no likelihood: this raises ``TypeError``.
+
+        Judge a GAN by its samples instead: :meth:`evaluate`, and ``genlearn.metrics``
+        (``mode_coverage`` for mixtures with known modes).
+        """
+        raise TypeError("a GAN defines no likelihood, so it has no log_prob or score; use "
+                        "sample-based metrics instead: GAN.evaluate(X) or genlearn.metrics "
+                        "(e.g. mode_coverage)")
+
+    def log_prob_estimator(self) -> str:
+        return "none (a GAN defines no likelihood)"
+
+    def evaluate(self, X, y=None, *, seed=0) -> dict:
+        """Sample-based metrics against held-out rows ``X``, from as many samples as rows.
+
+        Fréchet distance and precision / recall / density / coverage (k = 5) in the held-out
+        rows' standardized columns (``genlearn.metrics``; for digit images, a classifier
+        feature space is better: see ``genlearn.metrics.digit_features``). ``y``: the held-out
+        labels of a conditional model, reused for the samples.
+        """
+        from ..metrics import StandardizedFeatures, frechet_distance, prdc
+
+        self._check_fitted()
+        flat, _ = check_array(X, n_features=self.n_features_in_)
+        n = flat.shape[0]
+        fake = self.sample(n, y=y, seed=seed).reshape(n, -1)
+        space = StandardizedFeatures(flat)
+        real_f, fake_f = space(flat), space(fake)
+        out = {"estimator": self.log_prob_estimator(), "n": int(n),
+               "features": space.describe(), "frechet_distance": frechet_distance(real_f, fake_f)}
+        if n > 5:
+            out.update(prdc(real_f, fake_f, k=5))
+        return out
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _get_state(self):
+        meta = {
+            "n_features_in_": self.n_features_in_,
+            "data_shape_": list(self.data_shape_),
+            "image_shape_": None if self.image_shape_ is None else list(self.image_shape_),
+            "classes_": None if self.classes_ is None else self.classes_.tolist(),
+            "tanh_": self.tanh_,
+            "epochs_trained_": self.epochs_trained_,
+            "g_steps_": self.g_steps_,
+            "history_": self.history_,
+            "stop_reason_": getattr(self, "stop_reason_", None),
+        }
+        tensors = {"center": torch.as_tensor(self.center_), "scale": torch.as_tensor(self.scale_),
+                   "loss_steps": torch.as_tensor(self.loss_steps_, dtype=torch.float64)}
+        for prefix, module in (("g", self.g_net_), ("d", self.d_net_), ("g_ema", self.g_ema_)):
+            tensors.update({f"{prefix}.{k}": v for k, v in module.state_dict().items()})
+        for prefix, opt in (("opt_g", self.opt_g_), ("opt_d", self.opt_d_)):
+            opt_meta, opt_tensors = _flatten_optimizer(opt.state_dict())
+            meta[prefix] = opt_meta
+            tensors.update({f"{prefix}.{k}": v for k, v in opt_tensors.items()})
+        return meta, tensors
+
+    def _set_state(self, meta, tensors) -> None:
+        self.device_ = resolve_device(self.device)
+        self.n_features_in_ = int(meta["n_features_in_"])
+        self.data_shape_ = tuple(meta["data_shape_"])
+        self.image_shape_ = None if meta["image_shape_"] is None else tuple(meta["image_shape_"])
+        self.classes_ = None if meta["classes_"] is None else np.asarray(meta["classes_"])
+        self.tanh_ = bool(meta["tanh_"])
+        self.epochs_trained_ = int(meta["epochs_trained_"])
+        self.g_steps_ = int(meta["g_steps_"])
+        self.history_ = list(meta["history_"])
+        self.stop_reason_ = meta.get("stop_reason_")
+        self.center_ = tensors["center"].double().numpy()
+        self.scale_ = tensors["scale"].double().numpy()
+        self.loss_steps_ = tensors["loss_steps"].double().numpy().reshape(-1, 2)
+        self._build()
+        for prefix, module in (("g", self.g_net_), ("d", self.d_net_), ("g_ema", self.g_ema_)):
+            part = {k[len(prefix) + 1:]: v for k, v in tensors.items()
+                    if k.startswith(prefix + ".")}
+            module.load_state_dict(part, strict=True)
+        for prefix, opt in (("opt_g", self.opt_g_), ("opt_d", self.opt_d_)):
+            part = {k[len(prefix) + 1:]: v for k, v in tensors.items()
+                    if k.startswith(prefix + ".")}
+            opt.load_state_dict(_unflatten_optimizer(meta[prefix], part))
+        self.g_net_.eval()
+        self.is_fitted_ = True
+
