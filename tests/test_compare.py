@@ -203,6 +203,35 @@ def test_any_registered_model_runs_and_refusals_are_listed(monkeypatch, cache, t
         gl.compare("digits", models="refuser", epochs=1, feature_cache=cache)
 
 
+class _OneMode(_Copycat):
+    """Collapsed: every sample is a training row from the mode of the first row."""
+
+    def sample(self, n, seed=None):
+        d = np.linalg.norm(self.X_ - self.X_[0], axis=1)
+        near = self.X_[np.argsort(d)[: max(n, 50)]]
+        return near[np.random.default_rng(seed).choice(len(near), n)]
+
+
+def test_mixture_data_get_mode_coverage(monkeypatch, tmp_path):
+    from genlearn import registry
+
+    monkeypatch.setitem(registry._MODELS, "copycat", _Copycat)
+    monkeypatch.setitem(registry._MODELS, "onemode", _OneMode)
+    rows = gl.compare("ring", models="copycat,onemode", budget="30s", n_samples=400,
+                      out=tmp_path / "ring", as_frame=False)
+    copy, one, floor = rows
+    assert (copy["modes_captured"], floor["modes_captured"], one["modes_captured"]) == (8, 8, 1)
+    # real points lie within 3 std of their centre with probability 1 - exp(-4.5) = 0.989 in 2-D
+    assert abs(copy["high_quality"] - 0.989) < 0.02 and abs(floor["high_quality"] - 0.989) < 0.02
+    # the collapsed model: perfect precision, poor recall and coverage (about 1 mode of 8)
+    assert one["precision"] == 1.0 and one["coverage"] < 0.25 and one["recall"] < 0.25
+    text = (tmp_path / "ring" / "report.md").read_text()
+    assert "modes captured" in text and (tmp_path / "ring" / "samples.png").is_file()
+    digits = gl.compare("digits", models="copycat", epochs=1, n_samples=200, as_frame=False,
+                        feature_cache=tmp_path / "features")
+    assert digits[0]["modes_captured"] is None  # no known modes
+
+
 def test_as_frame_needs_pandas(cache):
     try:
         import pandas  # noqa: F401

@@ -20,7 +20,15 @@ METRICS = (
     ("coverage", "coverage ↑", "higher"),
     ("c2st_accuracy", "C2ST acc. (0.5 = real)", "half"),
     ("memorisation_share", "memorised (vs floor)", "floor"),
+    ("modes_captured", "modes captured ↑", "higher"),  # mixtures with known modes only
+    ("high_quality", "high-quality share ↑", "higher"),
 )
+
+
+def _shown(rows: list[dict]) -> list[tuple]:
+    """The metrics some scored row has (mode coverage only for mixtures with known modes)."""
+    scored = [r for r in rows if r["status"] in ("ok", "floor")]
+    return [m for m in METRICS if any(r.get(m[0]) is not None for r in scored)]
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -32,7 +40,8 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def _table(rows: list[dict]) -> list[str]:
-    head = (["model", "log-likelihood (nats)", "estimator"] + [t for _, t, _ in METRICS]
+    shown = _shown(rows)
+    head = (["model", "log-likelihood (nats)", "estimator"] + [t for _, t, _ in shown]
             + ["epochs", "train s", "sample s"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
@@ -42,7 +51,7 @@ def _table(rows: list[dict]) -> list[str]:
         if r["log_likelihood"] is not None:
             ll = f"{r['log_likelihood']:.2f} ± {r['log_likelihood_se']:.2f}"
         name = f"*{r['model']}*" if r["status"] == "floor" else f"`{r['model']}`"
-        cells = [name, ll, r["estimator"] or "—"] + [_fmt(r[k]) for k, _, _ in METRICS]
+        cells = [name, ll, r["estimator"] or "—"] + [_fmt(r[k]) for k, _, _ in shown]
         cells += [_fmt(r["epochs"]), _fmt(r["train_time_s"], 1), _fmt(r["sample_time_s"], 2)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -87,6 +96,9 @@ def _samples_png(path: Path, samples: dict, image_shape, floor_name: str) -> Non
     plt = viz._pyplot()
     names = [floor_name] + [n for n in samples if n != floor_name]
     fig, axes = plt.subplots(1, len(names), figsize=(2.6 * len(names), 2.9), squeeze=False)
+    real = samples[floor_name]
+    lo, hi = real.min(0), real.max(0)
+    lo, hi = lo - 0.25 * (hi - lo), hi + 0.25 * (hi - lo)  # one scale for every panel
     for ax, name in zip(axes[0], names, strict=True):
         X = samples[name]
         title = "real (held-out)" if name == floor_name else name
@@ -95,9 +107,12 @@ def _samples_png(path: Path, samples: dict, image_shape, floor_name: str) -> Non
             ax.imshow(viz.image_grid(imgs, ncols=8), cmap="gray_r", vmin=0, vmax=1,
                       interpolation="nearest")
             ax.set_axis_off()
-        else:  # tables and 2-D sets: the first two columns
+        else:  # tables and 2-D sets: the first two columns, on the real data's scale
+            j = 1 if X.shape[1] > 1 else 0
             pts = X[:2000]
-            ax.scatter(pts[:, 0], pts[:, 1 if X.shape[1] > 1 else 0], s=2, alpha=0.5)
+            ax.scatter(pts[:, 0], pts[:, j], s=2, alpha=0.5)
+            ax.set_xlim(lo[0], hi[0])
+            ax.set_ylim(lo[j], hi[j])
             ax.set_xticks([])
             ax.set_yticks([])
         ax.set_title(title, fontsize=10)
@@ -136,7 +151,7 @@ def _metrics_png(path: Path, rows: list[dict]) -> None:
     plt = viz._pyplot()
     ok = [r for r in rows if r["status"] == "ok"]
     floor = rows[-1]
-    panels = list(METRICS)
+    panels = _shown(rows)
     if any(r["log_likelihood"] is not None for r in ok):
         panels = [("log_likelihood", "log-likelihood ↑ (nats)", "higher")] + panels
     fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 3), squeeze=False)

@@ -49,7 +49,8 @@ REPORT_FILE = "results.json"
 FLOOR_NAME = "real data (floor)"
 COLUMNS = ("model", "status", "reason", "log_likelihood", "log_likelihood_se", "estimator",
            "frechet_distance", "precision", "recall", "density", "coverage", "c2st_accuracy",
-           "memorisation_share", "epochs", "train_time_s", "sample_time_s", "n_samples")
+           "memorisation_share", "modes_captured", "high_quality", "epochs", "train_time_s",
+           "sample_time_s", "n_samples")
 
 _UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
@@ -197,16 +198,31 @@ def _build(name: str, params: dict, train, seed: int, verbose: bool):
 
 
 # -- evaluation ------------------------------------------------------------------------------
-def _sample_metrics(fake_feats: np.ndarray, new_rows: np.ndarray, ctx: dict) -> dict:
-    """Feature-space metrics of ``fake_feats`` against the held-out rows, and the memorisation
-    share of ``new_rows`` (data space) against the training rows."""
+def _sample_metrics(fake: np.ndarray, new_rows: np.ndarray, ctx: dict) -> dict:
+    """Metrics of the rows ``fake``: in feature space against the held-out rows, mode coverage
+    (mixtures with known modes); and the memorisation share of ``new_rows`` (data space)."""
     from . import metrics
 
+    fake_feats = ctx["space"](fake)
     out = {"frechet_distance": metrics.frechet_distance(ctx["test_feats"], fake_feats)}
+    if ctx["modes"] is not None:
+        coverage = metrics.mode_coverage(fake, *ctx["modes"])
+        out.update(modes_captured=coverage["modes_captured"],
+                   high_quality=coverage["high_quality"])
     out.update(metrics.prdc(ctx["test_feats"], fake_feats, k=ctx["k"]))
     out["c2st_accuracy"] = metrics.c2st_accuracy(ctx["test_feats"], fake_feats, seed=ctx["seed"])
     out["memorisation_share"] = metrics.memorisation_share(new_rows, ctx["train_X"])
     return out
+
+
+def _known_modes(train) -> tuple[np.ndarray, float] | None:
+    """(centres, std) of a 2-D mixture with known modes (ring, grid), else None."""
+    if train.name not in datasets.TOY2D_NAMES or train.n_features != 2:
+        return None
+    try:
+        return datasets.toy2d_modes(train.name), datasets.toy2d_std(train.name)
+    except ValueError:  # moons, spirals: no Gaussian modes
+        return None
 
 
 def _empty_record(model: str, status: str, reason: str = "") -> dict:
@@ -227,7 +243,7 @@ def _evaluate(name: str, model, test, ctx: dict) -> dict:
     fake = np.asarray(samples, dtype=np.float64).reshape(n, -1)
     if fake.shape[1] != test.n_features:
         raise ValueError(f"samples have {fake.shape[1]} features, the data {test.n_features}")
-    rec.update(_sample_metrics(ctx["space"](fake), fake, ctx))
+    rec.update(_sample_metrics(fake, fake, ctx))
     rec["n_samples"] = n
     ctx["samples"][name] = fake
     return rec
@@ -319,7 +335,8 @@ def compare(data="digits", models=None, *, budget="60s", epochs: int | None = No
     space = metrics.feature_space(train, cache_dir=feature_cache, seed=seed)
     rng = np.random.default_rng(seed)
     ctx = {"seed": seed, "k": k, "n_samples": n, "space": space, "test_feats": space(test.X),
-           "train_X": train.X.astype(np.float64), "samples": {}, "notes": {}}
+           "train_X": train.X.astype(np.float64), "samples": {}, "notes": {},
+           "modes": _known_modes(train)}
 
     for name, model in built.items():
         log.info("compare: training %s on %s", name, what)
@@ -355,7 +372,7 @@ def compare(data="digits", models=None, *, budget="60s", epochs: int | None = No
     real = ctx["train_X"][rng.choice(len(train), n, replace=False)]
     floor = _empty_record(FLOOR_NAME, "floor", "held-out rows against training rows")
     # (memorisation: the held-out rows, as training rows would be copies of themselves)
-    floor.update(_sample_metrics(space(real), test.X.astype(np.float64), ctx), n_samples=n)
+    floor.update(_sample_metrics(real, test.X.astype(np.float64), ctx), n_samples=n)
     ctx["samples"][FLOOR_NAME] = test.X
     rows = [records[name] for name in names] + [floor]
 
