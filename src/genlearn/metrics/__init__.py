@@ -1,4 +1,11 @@
-"""Sample-based metrics for generative models (those without a likelihood, such as GANs)."""
+"""Metrics for generative models, shared by every family.
+
+``log_likelihood`` (with the family's estimator named); sample-based metrics that need no
+likelihood (so they also judge GANs): ``frechet_distance``, ``prdc`` (precision, recall,
+density, coverage), ``c2st_accuracy``, ``memorisation_share``, ``mode_coverage`` (2-D mixtures);
+and the feature spaces they are computed in (``feature_space``, ``digit_features``,
+``StandardizedFeatures``). ``genlearn compare`` puts them in one report.
+"""
 
 from .features import (
     ClassifierFeatures,
