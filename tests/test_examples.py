@@ -9,6 +9,8 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TINY_ARGS = {
     "compare_digits.py": ["--epochs", "1", "--models", "vae,hmm", "--samples", "200"],
+    "gan_modes.py": ["--epochs", "1", "--rows", "512"],
+    "rbm_digits.py": ["--epochs", "2", "--n-betas", "20"],
     "vae_digits.py": ["--epochs", "2", "--k", "10"],
 }
 

@@ -271,12 +271,6 @@ class RBM(GenerativeModel):
         """F(v) with -log p(v) = F(v) + log Z; (..., D) -> (...)."""
         return -self._visible_term(v, P, P[1]) - F.softplus(self._hidden_logits(v, P)).sum(-1)
 
-    def _tempered_log_f(self, v, P, beta):
-        """log of the unnormalised marginal of v at inverse temperature beta (AIS, PT)."""
-        base = self.base_bias_.to(P[1].dtype)
-        vis = (1.0 - beta) * self._visible_term(v, P, base) + beta * self._visible_term(v, P, P[1])
-        return vis + F.softplus(self._hidden_logits(v, P, beta)).sum(-1)
-
     def _base_log_z(self, P) -> float:
         """log Z of the base-rate model (W = 0): independent visible units, uniform hidden."""
         base = self.base_bias_.to(torch.float64)
@@ -714,14 +708,18 @@ class RBM(GenerativeModel):
             h = torch.zeros(m, self.n_hidden, dtype=torch.float64, device=self.device_)
             return self._sample_visible(h, P, gen, beta=0.0)
 
-        def transition(v, beta):
-            return self._gibbs_step(v, P, gen, beta)
+        base = self.base_bias_.to(torch.float64)
 
-        def log_f(v, beta):
-            return self._tempered_log_f(v, P, beta)
+        def advance(v, beta_prev, beta):
+            a = self._hidden_logits(v, P)  # (M, H), shared by the weight and the step
+            vis = self._visible_term(v, P, P[1]) - self._visible_term(v, P, base)
+            delta = ((beta - beta_prev) * vis
+                     + (F.softplus(beta * a) - F.softplus(beta_prev * a)).sum(-1))
+            h = _bernoulli(torch.sigmoid(beta * a), gen)
+            return delta, self._sample_visible(h, P, gen, beta)
 
         log_z, se, _ = annealed_importance_sampling(
-            init=init, log_f=log_f, transition=transition, log_z0=self._base_log_z(P),
+            init=init, advance=advance, log_z0=self._base_log_z(P),
             n_chains=n_chains, betas=ais_betas(n_betas))
         return LogPartition(log_z, se, "ais", f"{n_chains} chains, {n_betas} temperatures")
 

@@ -98,27 +98,22 @@ def log_mean_exp_with_stderr(log_w: torch.Tensor) -> tuple[float, float]:
 def annealed_importance_sampling(
     *,
     init: Callable[[int], torch.Tensor],
-    log_f: Callable[[torch.Tensor, float], torch.Tensor],
-    transition: Callable[[torch.Tensor, float], torch.Tensor],
+    advance: Callable[[torch.Tensor, float, float], tuple[torch.Tensor, torch.Tensor]],
     log_z0: float,
     n_chains: int,
     betas: torch.Tensor,
 ) -> tuple[float, float, torch.Tensor]:
     """log Z_1 by AIS from a base with known ``log_z0``; returns (log Z, stderr, log weights).
 
-    ``init(M)`` draws M exact samples of p_0; ``log_f(x, beta)`` is the unnormalised log density
-    of the intermediate distribution at ``beta`` (shape (M,)); ``transition(x, beta)`` is one
-    Markov step that leaves it invariant.
+    ``init(M)`` draws M exact samples of p_0. ``advance(x, beta_prev, beta)`` returns
+    ``log f_beta(x) - log f_beta_prev(x)`` (shape (M,)) and a new state drawn by one Markov
+    step that leaves p_beta invariant (one call, so a model can share the work between the
+    two, e.g. the hidden pre-activations of an RBM).
     """
     x = init(n_chains)
     log_w = torch.zeros(n_chains, dtype=torch.float64, device=x.device)
-    prev = log_f(x, float(betas[0]))
     for k in range(1, len(betas)):
-        beta = float(betas[k])
-        cur = log_f(x, beta)
-        log_w += cur - prev
-        if k < len(betas) - 1:
-            x = transition(x, beta)
-            prev = log_f(x, beta)
+        delta, x = advance(x, float(betas[k - 1]), float(betas[k]))
+        log_w += delta.to(torch.float64)
     est, se = log_mean_exp_with_stderr(log_w)
     return log_z0 + est, se, log_w.cpu()
