@@ -130,13 +130,16 @@ def _curves_png(path: Path, models: dict) -> bool:
     fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3), squeeze=False)
     for ax, (name, history) in zip(axes[0], curves.items(), strict=True):
         keys = [k for k, v in history[0].items()
-                if k not in ("epoch", "time") and isinstance(v, (int, float))]
+                if k not in ("epoch", "time", "layer") and isinstance(v, (int, float))]
         if "loss" in keys and any(k in keys for k in ("elbo", "iwae_bound")):
             keys.remove("loss")  # the loss is minus the bound
         x = [r.get("epoch", i + 1) for i, r in enumerate(history)]
+        label = "epoch"
+        if any(b <= a for a, b in zip(x, x[1:], strict=False)):  # restarts (a DBN's layers)
+            x, label = list(range(1, len(history) + 1)), "training record"
         for key in keys[:4]:
             ax.plot(x, [r.get(key, float("nan")) for r in history], lw=1.2, label=key)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(label)
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

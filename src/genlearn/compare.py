@@ -362,7 +362,6 @@ def compare(data="digits", models=None, *, budget="60s", epochs: int | None = No
         if note:
             ctx["notes"][name] = note
         records[name] = rec
-        built[name] = model
     ok = [r for r in records.values() if r["status"] == "ok"]
     if not ok:
         raise ValueError(f"none of the models can run on {what}: "
