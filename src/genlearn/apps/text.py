@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import codecs
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -211,7 +212,7 @@ def train_text(path, *, model: str = "hmm", states: int = 128, order: int = 5,
     from pathlib import Path as _Path
 
     from .. import io
-    from ..models.hmm import HMM
+    from ..models.hmm import HMM, ConvergenceWarning
     from ..models.ngram import NGram
 
     if model not in TEXT_MODELS:
@@ -234,9 +235,12 @@ def train_text(path, *, model: str = "hmm", states: int = 128, order: int = 5,
     else:
         est = NGram(order=order, n_symbols=len(vocab), verbose=verbose)
     t0 = time.perf_counter()
-    est.fit(chunk(train_ids, seq_len))
+    with warnings.catch_warnings():  # a fixed EM budget is the user's choice: say it, once
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(chunk(train_ids, seq_len))
     seconds = time.perf_counter() - t0
-    report = {"model": model, "corpus": str(path), "characters": len(text),
+    report = {"model": model, "corpus": str(path),
+              "converged": bool(getattr(est, "converged_", True)), "characters": len(text),
               "vocabulary": len(vocab), "train_characters": len(train_ids),
               "test_characters": len(test_ids), "train_seconds": seconds,
               "bits_per_char": _bits(est, [test_ids]),
@@ -313,6 +317,9 @@ def _cmd_train(args) -> int:
           flush=True)
     print(f"held-out bits per character: {report['bits_per_char']:.4f} "
           f"({report['test_characters']:,} characters)", flush=True)
+    if not report["converged"]:
+        print(f"(EM used all {args.iters} iterations without converging; --iters raises the "
+              "budget)", flush=True)
     if "ngram5_bits_per_char" in report:
         print(f"5-gram Kneser-Ney baseline on the same split: "
               f"{report['ngram5_bits_per_char']:.4f}", flush=True)
