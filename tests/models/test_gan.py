@@ -190,6 +190,23 @@ def test_non_finite_loss_stops_with_step_and_keeps_last_good_weights(monkeypatch
         torch.testing.assert_close(v, good[k])
 
 
+def test_exploding_loss_stops_like_a_non_finite_one(monkeypatch):
+    X, _ = two_modes(640)
+    real_losses = gan_module._losses
+    calls = {"n": 0}
+
+    def exploding(kind, s_real, s_fake):
+        calls["n"] += 1
+        out = real_losses(kind, s_real, s_fake)
+        return out * 1e9 if calls["n"] > 4 else out  # the discriminator loss of step 3
+
+    monkeypatch.setattr(gan_module, "_losses", exploding)
+    model = tiny(epochs=2, seed=0)
+    with pytest.raises(NonFiniteLossError, match=r"exploding loss_d .* epoch 1, step 3"):
+        model.fit(X)
+    assert model.history_ == [] and model.epochs_trained_ == 0
+
+
 # -- checkpoints --------------------------------------------------------------------------------
 def test_save_load_round_trip_and_resume(tmp_path):
     X, y = two_modes(500)
