@@ -150,6 +150,23 @@ def test_dcgan_on_digit_images_and_snapshots(tmp_path, binary_digits):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
 
 
+def test_fourier_features_and_their_default_penalty():
+    X, _ = two_modes(256)
+    low_dim = tiny(epochs=1).fit(X)  # one column: Fourier features on, penalty 1 by default
+    assert low_dim.d_net_.fourier is not None and low_dim._gp_weight() == 1.0
+    wide = tiny(epochs=1).fit(np.random.default_rng(0).random((256, 16)))
+    assert wide.d_net_.fourier is None and wide._gp_weight() == 0.0
+    assert tiny(loss="wgan-gp", epochs=1).fit(X)._gp_weight() == 10.0
+    assert tiny(fourier_features=0, epochs=1).fit(X)._gp_weight() == 0.0
+    # the features keep x and add sin/cos of frequencies between 1 and fourier_scale
+    ff = tiny(fourier_features=8, fourier_scale=5.0, epochs=1).fit(X).d_net_.fourier
+    freq = ff.weight.norm(dim=0)
+    assert ff.weight.shape == (1, 8) and torch.all((freq >= 1.0) & (freq < 5.0))
+    x = torch.tensor([[0.3]])
+    expected = torch.cat([x, torch.sin(x @ ff.weight), torch.cos(x @ ff.weight)], dim=1)
+    torch.testing.assert_close(ff(x), expected)
+
+
 def test_seed_repeats_and_ema_differs():
     X, _ = two_modes(500)
     a, b = tiny(seed=3).fit(X), tiny(seed=3).fit(X)

@@ -107,7 +107,8 @@ class GAN(GenerativeModel):
     n_critic : int
         Discriminator steps per generator step (each on its own mini-batch).
     gradient_penalty : float or None
-        Weight lambda of the gradient penalty; None means 10 for ``"wgan-gp"``, 0 otherwise.
+        Weight lambda of the gradient penalty; None means 10 for ``"wgan-gp"``, 1 for the
+        other losses when the discriminator uses Fourier features, 0 otherwise.
     spectral_norm : bool
         Spectral normalisation of every discriminator layer.
     fourier_features : int or None
@@ -220,9 +221,13 @@ class GAN(GenerativeModel):
             raise ValueError(f"verbose must be True or False; got {self.verbose!r}")
 
     def _gp_weight(self) -> float:
-        if self.gradient_penalty is None:
-            return 10.0 if self.loss == "wgan-gp" else 0.0
-        return float(self.gradient_penalty)
+        if self.gradient_penalty is not None:
+            return float(self.gradient_penalty)
+        if self.loss == "wgan-gp":
+            return 10.0
+        # a discriminator on Fourier features resolves detail so fine that, unpenalised, it
+        # separates real from generated points perfectly and G gets no useful gradient
+        return 1.0 if getattr(self, "n_features_in_", None) and self._n_fourier() else 0.0
 
     def _d_kind(self) -> str:
         return self.discriminator or self.generator
