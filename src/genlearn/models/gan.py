@@ -10,7 +10,10 @@ interpolates (Gulrajani et al. 2017), ``"hinge"`` (Miyato et al. 2018), ``"lsgan
 squares (Mao et al. 2017). ``spectral_norm`` divides each D layer by its largest singular value
 (Miyato et al. 2018); ``pack`` is PacGAN's packing (Lin et al. 2018): D scores m samples at
 once, which penalises mode collapse; samples come from an exponential moving average of G's
-weights (Yazici et al. 2019) unless ``ema=0``.
+weights (Yazici et al. 2019) unless ``ema=0``. On low-dimensional data (<= 3 columns, e.g. the
+2-D ring and grid mixtures) the MLP discriminator sees random Fourier features of each point
+(Tancik et al. 2020): a plain MLP cannot resolve modes 0.02 wide on a plane 4 wide, so it
+cannot reject samples that fall between them.
 
 A GAN defines no likelihood: :meth:`GAN.log_prob` raises ``TypeError`` and :meth:`evaluate`
 reports sample-based metrics instead (``genlearn.metrics``).
