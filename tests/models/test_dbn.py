@@ -93,3 +93,14 @@ def test_save_load_round_trip(tmp_path, binary_digits):
     np.testing.assert_array_equal(loaded.sample(5, seed=2), dbn.sample(5, seed=2))
     with pytest.raises(ValueError, match="layers"):
         gl.DBN(layers=())
+
+
+def test_cli_trains_and_evaluates_a_dbn(tmp_path, capsys):
+    from genlearn.cli import main
+
+    out = tmp_path / "dbn"
+    assert main(["train", "dbn", "--data", "digits", "--binarize", "--epochs", "1",
+                 "--layers", "8,4", "--ais-betas", "50", "--out", str(out), "-q"]) == 0
+    assert main(["evaluate", str(out), "--json"]) == 0
+    assert '"lower_bound"' in capsys.readouterr().out
+    assert gl.load(out).layers == (8, 4)

@@ -491,30 +491,34 @@ class RBM(GenerativeModel):
         Wc, Wv_T = theta[:, :H], theta[:D, :].T  # hidden logits of [v,1]; visible of [h,1]
         wd_mask = torch.zeros_like(theta)
         wd_mask[:D, :H] = self.weight_decay
-        coefs = {}
+        k, decay = self.k, bool(self.weight_decay)
+        views = {}  # per batch length (at most two): slicing costs as much as a small product
+
+        def views_for(n0):
+            nk = m0 if pcd else n0
+            neg = buf[m0 - nk:m0]
+            coef = torch.cat([torch.full((nk, 1), -1.0 / nk), torch.full((n0, 1), 1.0 / n0)])
+            return (buf[m0:m0 + n0], neg, neg[:, :D], hbuf[:nk], hbuf[:nk, :H], u_h[:nk],
+                    u_v[:nk], buf[m0 - nk:m0 + n0], phbuf[:nk + n0], phbuf[:nk + n0, :H],
+                    coef.to(dev), torch.empty(nk, H, device=dev), torch.empty(nk, D, device=dev))
 
         def step(idx, lr, mom):
             n0 = len(idx)
-            nk = m0 if pcd else n0
-            data = buf[m0:m0 + n0]
+            if n0 not in views:
+                views[n0] = views_for(n0)
+            data, neg, neg_v, hs, hs_h, uh, uv, used, ph, ph_h, coef, a_h, a_v = views[n0]
             data.copy_(X_aug[idx])
-            neg, hs = buf[m0 - nk:m0], hbuf[:nk]
             src = neg if pcd else data
-            uh, uv = u_h[:nk].uniform_(generator=gen), u_v[:nk].uniform_(generator=gen)
-            for i in range(self.k):
-                if i:
-                    uh.uniform_(generator=gen), uv.uniform_(generator=gen)
+            for _ in range(k):
+                uh.uniform_(generator=gen)
+                uv.uniform_(generator=gen)
                 # a Bernoulli draw is u < p (several times faster than torch.bernoulli on CPU)
-                torch.lt(uh, torch.sigmoid_(src @ Wc), out=hs[:, :H])
-                torch.lt(uv, torch.sigmoid_(hs @ Wv_T), out=neg[:, :D])
+                torch.lt(uh, torch.mm(src, Wc, out=a_h).sigmoid_(), out=hs_h)
+                torch.lt(uv, torch.mm(hs, Wv_T, out=a_v).sigmoid_(), out=neg_v)
                 src = neg
-            used, ph = buf[m0 - nk:m0 + n0], phbuf[:nk + n0]
-            torch.sigmoid(used @ Wc, out=ph[:, :H])
-            if n0 not in coefs:
-                coefs[n0] = torch.cat([torch.full((nk, 1), -1.0 / nk),
-                                       torch.full((n0, 1), 1.0 / n0)]).to(dev)
-            G = used.T @ (ph * coefs[n0])
-            if self.weight_decay:
+            torch.sigmoid(used @ Wc, out=ph_h)
+            G = used.T @ (ph * coef)
+            if decay:
                 G.addcmul_(theta, wd_mask, value=-1.0)
             vel.mul_(mom).add_(G, alpha=lr)
             theta.add_(vel)
@@ -537,11 +541,10 @@ class RBM(GenerativeModel):
             counter["t"] += 1
             lr = self.lr * (1.0 - t / total) if self.lr_schedule == "linear" else self.lr
             mom = min(self.momentum, 0.5) if epoch < INITIAL_MOMENTUM_EPOCHS else self.momentum
-            idx = idx.to(self.device_)
             if fast is not None:
                 fast(idx, lr, mom)
             else:
-                self._general_step(X_tr[idx], lr, mom, dgen, t)
+                self._general_step(X_tr[idx.to(self.device_)], lr, mom, dgen, t)
             return {}
 
         def evaluate(epoch):
