@@ -178,17 +178,18 @@ def forward_backward_blocks(
             b, _ = _scaled_emissions(log_b(s, e), valid[s:e])
             alpha, _, c = _forward(a_in, start, trans, b, keep_alpha=True)
         L, N, _ = b.shape
-        r = torch.div(b, c[..., None])  # becomes b_t beta_t / c_t, step by step
+        r = b  # overwritten in place, step by step, with b_t beta_t / c_t
+        c = c[..., None]  # (L, N, 1)
         beta = torch.empty_like(b)
         if r_next is None:
             beta[L - 1] = 1.0
         else:
             torch.mm(r_next, trans_t, out=beta[L - 1])
-        r[L - 1].mul_(beta[L - 1])
+        r[L - 1].mul_(beta[L - 1]).div_(c[L - 1])
         with _one_thread(b.device):
             for t in range(L - 2, -1, -1):
                 torch.mm(r[t + 1], trans_t, out=beta[t])
-                r[t].mul_(beta[t])
+                r[t].mul_(beta[t]).div_(c[t])
         r_first = r[0].clone()
         drop = ~(valid[s:e] & ok[None, :])[..., None]  # (L, N, 1): past the end, or impossible
         if not bool(ok.all()):
