@@ -365,12 +365,22 @@ class GAN(GenerativeModel):
         start = self.epochs_trained_ if continuing else 0
         seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         devices = [self.device_] if self.device_.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed * 1_000_003 + start)
-            if not continuing:
-                self._build()
-            gen = torch.Generator().manual_seed(seed + 17 * start)
-            self._train(flat, labels, start, gen, callback)
+        # MLPs on CPU: each step is a few small matrix products, which lose more to thread
+        # synchronisation than they gain (2 threads ran 10-20x slower than 1 on a busy 2-core
+        # machine); the thread count is restored afterwards
+        threads = torch.get_num_threads()
+        small = self.device_.type == "cpu" and "dcgan" not in (self.generator, self._d_kind())
+        try:
+            if small:
+                torch.set_num_threads(1)
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed * 1_000_003 + start)
+                if not continuing:
+                    self._build()
+                gen = torch.Generator().manual_seed(seed + 17 * start)
+                self._train(flat, labels, start, gen, callback)
+        finally:
+            torch.set_num_threads(threads)
         return self
 
     def _train(self, flat: np.ndarray, labels, start: int, gen: torch.Generator, callback):
