@@ -100,7 +100,8 @@ def main():
         differ = float(np.mean(p_ours != p_ref))
         post = float(np.max(np.abs(ours.predict_proba(X, lengths)
                                    - ref.predict_proba(X, lengths))))
-        score = abs(ours.score(X, lengths) - ref.score(X, lengths)) / abs(ref.score(X, lengths))
+        score = abs(ours.total_log_prob(X, lengths) - ref.score(X, lengths)) / abs(
+            ref.score(X, lengths))
         row = {"emission": kind, "covariance_type": cov, "states": K, "iters": args.iters,
                "observations": int(len(X)), "max_rel_diff_loglik_per_iter": rel,
                "viterbi_identical": same_path, "viterbi_share_differing": differ,

@@ -47,8 +47,9 @@ def main(argv=None):
           model.transmat_[np.ix_(order, order)])
     print("true emissions (walk, shop, clean)\n", true.emissionprob_, "\nlearned\n",
           model.emissionprob_[order])
-    print(f"log-likelihood per day: learned {model.score(seqs) / sum(map(len, seqs)):.4f}, "
-          f"true {true.score(seqs) / sum(map(len, seqs)):.4f} (exact, forward algorithm)")
+    days = sum(map(len, seqs))
+    print(f"log-likelihood per day: learned {model.total_log_prob(seqs) / days:.4f}, "
+          f"true {true.total_log_prob(seqs) / days:.4f} (exact, forward algorithm)")
     relabel = np.argsort(order)
     _, paths = model.decode(seqs)
     acc = np.mean(np.concatenate([relabel[p] for p in paths]) == np.concatenate(states))

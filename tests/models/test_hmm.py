@@ -162,7 +162,9 @@ def test_categorical_em_matches_hmmlearn():
     assert np.mean(p_ours == p_ref) > 0.95
     np.testing.assert_allclose(ours.predict_proba(X, lengths), ref.predict_proba(X, lengths),
                                atol=1e-10)
-    assert ours.score(X, lengths) == pytest.approx(ref.score(X, lengths), rel=1e-12)
+    assert ours.total_log_prob(X, lengths) == pytest.approx(ref.score(X, lengths), rel=1e-12)
+    assert ours.score(X, lengths) == pytest.approx(ref.score(X, lengths) / len(lengths))
+    assert ours.monitor_.history == list(ll) and ours.monitor_.iter == 10
 
 
 @pytest.mark.parametrize("cov", ["diag", "full", "spherical", "tied"])
@@ -282,7 +284,7 @@ def test_bic_aic_and_poisson():
     seqs = [rng.poisson(3.0, size=(40, 2)).astype(float) for _ in range(5)]
     m = fitted(HMM(n_states=2, emission="poisson", n_iter=10, verbose=False, device="cpu"), seqs)
     assert m.n_parameters() == 1 + 2 + 4
-    assert m.aic(seqs) == pytest.approx(-2 * m.score(seqs) + 2 * 7)
+    assert m.aic(seqs) == pytest.approx(-2 * m.log_prob(seqs).sum() + 2 * 7)
     assert np.isfinite(m.bic(seqs))
 
 
@@ -338,7 +340,7 @@ def test_gmm_likelihood_and_posteriors_match_hmmlearn(cov):
         setattr(ref, name + "_", value.copy())
         setattr(ours, name + "_", value.copy())
     fitted(ours, seqs)
-    assert ours.score(X, lengths) == pytest.approx(ref.score(X, lengths), rel=1e-10)
+    assert ours.total_log_prob(X, lengths) == pytest.approx(ref.score(X, lengths), rel=1e-10)
     np.testing.assert_allclose(ours.predict_proba(X, lengths), ref.predict_proba(X, lengths),
                                atol=1e-8)
     assert np.array_equal(ours.predict(X, lengths), ref.predict(X, lengths))

@@ -456,8 +456,24 @@ class HMM(GenerativeModel):
         return out
 
     def score(self, X, lengths=None) -> float:
-        """Total log-likelihood of all sequences, as hmmlearn reports it (nats)."""
+        """Mean log-likelihood per sequence (nats; the genlearn contract, higher is better).
+
+        hmmlearn's ``score`` is the total over sequences: :meth:`total_log_prob`.
+        """
+        return float(self.log_prob(X, lengths).mean())
+
+    def total_log_prob(self, X, lengths=None) -> float:
+        """log p of all the sequences together: the sum of :meth:`log_prob` (hmmlearn's score)."""
         return float(self.log_prob(X, lengths).sum())
+
+    @property
+    def monitor_(self):
+        """EM's record as hmmlearn names it: ``history``, ``converged``, ``iter``."""
+        from types import SimpleNamespace
+
+        self._check_fitted()
+        return SimpleNamespace(history=[r["log_likelihood"] for r in self.history_],
+                               converged=self.converged_, iter=self.n_iter_)
 
     def predict_proba(self, X, lengths=None):
         """Posterior state marginals p(z_t = k | x), one (T_n, K) array per sequence."""
@@ -567,11 +583,11 @@ class HMM(GenerativeModel):
         """Bayesian information criterion (lower is better)."""
         seqs = self._as_sequences(X, lengths)
         n_obs = sum(len(s) for s in seqs)
-        return -2 * self.score(seqs) + self.n_parameters() * math.log(n_obs)
+        return -2 * self.total_log_prob(seqs) + self.n_parameters() * math.log(n_obs)
 
     def aic(self, X, lengths=None) -> float:
         """Akaike information criterion (lower is better)."""
-        return -2 * self.score(X, lengths) + 2 * self.n_parameters()
+        return -2 * self.total_log_prob(X, lengths) + 2 * self.n_parameters()
 
     def log_prob_estimator(self) -> str:
         return "exact (forward algorithm)"
