@@ -212,7 +212,7 @@ class _OneMode(_Copycat):
         return near[np.random.default_rng(seed).choice(len(near), n)]
 
 
-def test_mixture_data_get_mode_coverage(monkeypatch, tmp_path):
+def test_mixture_data_get_mode_coverage(monkeypatch, tmp_path, cache):
     from genlearn import registry
 
     monkeypatch.setitem(registry._MODELS, "copycat", _Copycat)
@@ -228,7 +228,7 @@ def test_mixture_data_get_mode_coverage(monkeypatch, tmp_path):
     text = (tmp_path / "ring" / "report.md").read_text()
     assert "modes captured" in text and (tmp_path / "ring" / "samples.png").is_file()
     digits = gl.compare("digits", models="copycat", epochs=1, n_samples=200, as_frame=False,
-                        feature_cache=tmp_path / "features")
+                        feature_cache=cache)
     assert digits[0]["modes_captured"] is None  # no known modes
 
 
