@@ -14,6 +14,8 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
+
 import genlearn as gl
 from genlearn import viz
 from genlearn.datasets import toy2d, toy2d_modes, toy2d_std
@@ -49,6 +51,9 @@ def main() -> None:
         ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, color="tab:blue")
         for c in modes:
             ax.add_patch(plt.Circle(c, 3 * std, fill=False, color="tab:red", lw=0.8))
+        lim = np.abs(modes).max() + 1.0  # frame the modes; far-off samples fall outside
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
         ax.set_title(f"{name}: {r['modes_captured']}/{r['n_modes']} modes, "
                      f"{100 * r['high_quality']:.0f}% high quality", fontsize=10)
