@@ -167,6 +167,17 @@ def test_fourier_features_and_their_default_penalty():
     torch.testing.assert_close(ff(x), expected)
 
 
+def test_dcgan_builds_for_28x28_mnist_shaped_images():
+    rng = np.random.default_rng(0)
+    images = (rng.random((64, 28, 28)) > 0.8).astype(np.float64)
+    model = tiny(generator="dcgan", conv_channels=(4, 8), epochs=1, batch_size=32,
+                 pack=2).fit(images)
+    assert model.image_shape_ == (28, 28)
+    assert model.sample(3, seed=0).shape == (3, 28, 28)
+    with pytest.raises(ValueError, match="divisible by 8"):
+        tiny(generator="dcgan", conv_channels=(4, 8, 8)).fit(images)
+
+
 def test_seed_repeats_and_ema_differs():
     X, _ = two_modes(500)
     a, b = tiny(seed=3).fit(X), tiny(seed=3).fit(X)
