@@ -27,6 +27,7 @@ machine's speed and so are not bit-for-bit repeatable; ``epochs`` runs are.
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import json
 import logging
@@ -251,7 +252,7 @@ def _evaluate(name: str, model, test, ctx: dict) -> dict:
 
 # -- the command ------------------------------------------------------------------------------
 def compare(data="digits", models=None, *, budget="60s", epochs: int | None = None, out=None,
-            force: bool = False, params: dict | None = None, binarize="auto", split=0.8,
+            force: bool = False, params: dict | None = None, binarize="auto", split="auto",
             seed: int = 0, n_samples: int | None = None, k: int = 5,
             feature_cache: str | os.PathLike | None = None, verbose: bool = False,
             as_frame: bool | None = None):
@@ -279,7 +280,11 @@ def compare(data="digits", models=None, *, budget="60s", epochs: int | None = No
         Hyperparameters per model name, e.g. ``{"vae": {"latent_dim": 8}}``.
     binarize : "auto", bool or str
         ``"auto"`` binarizes images with values in [0, 1] (threshold 0.5).
-    split, seed : the train/test split; ``seed`` also seeds every model and the sampling.
+    split : float or "auto"
+        Training fraction of a seeded random split; ``"auto"``: the data set's official split
+        where it has one (MNIST), else 0.8.
+    seed : int
+        Seeds the split, every model and the sampling.
     n_samples : int, optional
         Samples per model (default: min(training rows, max(test rows, 1000))).
     k : int, default 5
@@ -430,7 +435,8 @@ def add_subparser(sub) -> None:
                    '{"vae": {"latent_dim": 8}}')
     p.add_argument("--no-binarize", dest="binarize", action="store_false", default="auto",
                    help="keep grey levels (default: binarize images in [0, 1])")
-    p.add_argument("--split", type=float, default=0.8, help="training fraction (default 0.8)")
+    p.add_argument("--split", type=_split_arg, default="auto", help="training fraction "
+                   "(default: the official split where there is one, e.g. MNIST, else 0.8)")
     p.add_argument("--seed", type=int, default=0, help="seed for the split, models, samples")
     p.add_argument("--samples", type=int, default=None, help="samples per model (default "
                    "min(train rows, max(test rows, 1000)))")
@@ -438,6 +444,16 @@ def add_subparser(sub) -> None:
                    "classifier (default ~/.cache/genlearn/features)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_cli)
+
+
+def _split_arg(text: str):
+    if text in ("auto", "official"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("--split takes a training fraction such as 0.8, or "
+                                         "auto") from None
 
 
 def run_cli(args) -> int:
