@@ -8,7 +8,7 @@ probabilities that depend on the weather. What to look at: the printed true vs l
 parameters, the decoding accuracy, and `hmm_weather.png` (the first 100 days: true weather,
 p(Rainy | all observations), and the Viterbi path).
 
-    python examples/hmm_weather.py [--days 200] [--sequences 50] [--out examples/out]
+    python examples/hmm_weather.py [--days 200] [--sequences 50] [--restarts 5] [--out DIR]
 """
 
 import argparse
@@ -26,6 +26,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=200)
     ap.add_argument("--sequences", type=int, default=50)
+    ap.add_argument("--restarts", type=int, default=5, help="EM restarts (n_init)")
     ap.add_argument("--out", default="examples/out")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -39,7 +40,7 @@ def main(argv=None):
     seqs, states = true.sample(args.sequences, args.days, seed=0, return_states=True)
 
     # learn it back from the activities alone
-    model = gl.HMM(n_states=2, n_iter=1000, tol=1e-3, n_init=5, seed=0, verbose=False,
+    model = gl.HMM(n_states=2, n_iter=1000, tol=1e-3, n_init=args.restarts, seed=0, verbose=False,
                    device="cpu").fit(seqs)
     order = np.argsort(-model.emissionprob_[:, 2])  # the state that cleans most is "Rainy"
     np.set_printoptions(precision=2, suppress=True)

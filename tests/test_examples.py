@@ -11,7 +11,7 @@ TINY_ARGS = {
     "compare_digits.py": ["--epochs", "1", "--models", "vae,hmm", "--samples", "200"],
     "gan_modes.py": ["--epochs", "1", "--rows", "512"],
     "hmm_text.py": ["--chars", "3000", "--states", "4", "--iters", "3"],
-    "hmm_weather.py": ["--days", "30", "--sequences", "5"],
+    "hmm_weather.py": ["--days", "30", "--sequences", "5", "--restarts", "1"],
     "rbm_digits.py": ["--epochs", "2", "--n-betas", "20"],
     "vae_digits.py": ["--epochs", "2", "--k", "10"],
 }

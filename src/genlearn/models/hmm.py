@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from .._utils import check_choice, check_float, check_int, check_n, resolve_device
 from ..base import GenerativeModel
 from ..ops.hmm import (
+    cpu_threads,
     filtered_states,
     forward_backward,
     forward_backward_blocks,
@@ -267,6 +268,16 @@ class HMM(GenerativeModel):
                 x[: len(seqs[j]), r] = torch.as_tensor(seqs[j])
             yield idx, x.to(self.device_), lengths, max(1, steps // len(idx))
 
+    def _threads(self, seqs) -> int | None:
+        """Torch CPU threads for the recursions: 1 unless a step's product is large.
+
+        A step multiplies (N, K) by (K, K); below ~16M multiply-adds per step, one thread beats
+        several (see :func:`genlearn.ops.hmm.cpu_threads`). None leaves torch's setting.
+        """
+        if self.device_.type != "cpu":
+            return None
+        return 1 if len(seqs) * self.n_states**2 < 2**24 else None
+
     # -- parameters -----------------------------------------------------------------------
     def _emission(self):
         return EMISSIONS[self.emission](self)
@@ -389,19 +400,20 @@ class HMM(GenerativeModel):
         user = {n: getattr(self, n + "_") for n in self._param_names()
                 if n not in which and hasattr(self, n + "_")}
         seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-        best = None
-        for restart in range(self.n_init):
-            rng = np.random.default_rng([seed, restart])
-            for name, value in user.items():
-                setattr(self, name + "_", np.array(value, dtype=np.float64))
-            self._init_params(seqs, rng, which)
-            self._check_chain()
-            history, converged = self._em(seqs, restart)
-            score = history[-1]["log_likelihood"] if history else self._e_step(
-                seqs, with_stats=False)[1]
-            if best is None or score > best[0]:
-                best = (score, {n: np.array(getattr(self, n + "_")) for n in
-                                self._param_names()}, history, converged)
+        with cpu_threads(self._threads(seqs)):
+            best = None
+            for restart in range(self.n_init):
+                rng = np.random.default_rng([seed, restart])
+                for name, value in user.items():
+                    setattr(self, name + "_", np.array(value, dtype=np.float64))
+                self._init_params(seqs, rng, which)
+                self._check_chain()
+                history, converged = self._em(seqs, restart)
+                score = history[-1]["log_likelihood"] if history else self._e_step(
+                    seqs, with_stats=False)[1]
+                if best is None or score > best[0]:
+                    best = (score, {n: np.array(getattr(self, n + "_")) for n in
+                                    self._param_names()}, history, converged)
         _, params, self.history_, self.converged_ = best
         for name, value in params.items():
             setattr(self, name + "_", value)
@@ -449,10 +461,11 @@ class HMM(GenerativeModel):
         log_start, log_trans = self._log_chain()
         em = self._emission()
         out = np.empty(len(seqs))
-        for idx, x, lens, block in self._batches(seqs):
-            ll = forward_log_likelihood(log_start, log_trans,
-                                        lambda s, e, x=x: em.scaled_b(x[s:e]), lens, block)
-            out[idx] = ll.double().cpu().numpy()
+        with cpu_threads(self._threads(seqs)):
+            for idx, x, lens, block in self._batches(seqs):
+                ll = forward_log_likelihood(log_start, log_trans,
+                                            lambda s, e, x=x: em.scaled_b(x[s:e]), lens, block)
+                out[idx] = ll.double().cpu().numpy()
         return out
 
     def score(self, X, lengths=None) -> float:
@@ -482,11 +495,12 @@ class HMM(GenerativeModel):
         log_start, log_trans = self._log_chain()
         em = self._emission()
         out: list = [None] * len(seqs)
-        for idx, x, lens, _ in self._batches(seqs):
-            _, gamma, _ = forward_backward(log_start, log_trans, em.log_b(x), lens)
-            gamma = gamma.double().cpu().numpy()
-            for r, j in enumerate(idx):
-                out[j] = gamma[: len(seqs[j]), r]
+        with cpu_threads(self._threads(seqs)):
+            for idx, x, lens, _ in self._batches(seqs):
+                _, gamma, _ = forward_backward(log_start, log_trans, em.log_b(x), lens)
+                gamma = gamma.double().cpu().numpy()
+                for r, j in enumerate(idx):
+                    out[j] = gamma[: len(seqs[j]), r]
         return out if lengths is None and not _is_single(X, self) else np.concatenate(out)
 
     def decode(self, X, lengths=None):
@@ -496,11 +510,12 @@ class HMM(GenerativeModel):
         log_start, log_trans = self._log_chain()
         em = self._emission()
         scores, paths = np.empty(len(seqs)), [None] * len(seqs)
-        for idx, x, lens, _ in self._batches(seqs):
-            s, p = viterbi(log_start, log_trans, em.log_b(x), lens)
-            s, p = s.double().cpu().numpy(), p.cpu().numpy()
-            for r, j in enumerate(idx):
-                scores[j], paths[j] = s[r], p[: len(seqs[j]), r]
+        with cpu_threads(self._threads(seqs)):
+            for idx, x, lens, _ in self._batches(seqs):
+                s, p = viterbi(log_start, log_trans, em.log_b(x), lens)
+                s, p = s.double().cpu().numpy(), p.cpu().numpy()
+                for r, j in enumerate(idx):
+                    scores[j], paths[j] = s[r], p[: len(seqs[j]), r]
         if lengths is None and not _is_single(X, self):
             return scores, paths
         return float(scores.sum()), np.concatenate(paths)

@@ -29,19 +29,19 @@ LogEmissions = Callable[[int, int], torch.Tensor | tuple[torch.Tensor, torch.Ten
 
 
 @contextmanager
-def _one_thread(device: torch.device) -> Iterator[None]:
-    """Run the step-by-step loops on one CPU thread, then restore the thread count.
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads (None: leave them), then restore the count.
 
-    Each step is a small (N, K) @ (K, K) product and a few (N, K) operations: splitting that
-    over threads costs more in synchronisation than it saves (measured: 2 threads were up to
-    10x slower than 1 on a busy 2-core machine). The large whole-batch operations around the
-    loops keep every thread.
+    The recursions are sequential in time and each step is a small (N, K) @ (K, K) product:
+    splitting that over threads costs more in synchronisation than it saves (measured here: 2
+    threads up to 10x slower than 1 on a busy 2-core machine). Changing the thread count is
+    itself slow (~10 ms), so callers do it once per fit or per query, not per loop.
     """
-    if device.type != "cpu":
+    before = torch.get_num_threads()
+    if n is None or n == before:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(n)
     try:
         yield
     finally:
@@ -88,17 +88,16 @@ def _forward(a_prev: torch.Tensor | None, start: torch.Tensor, trans: torch.Tens
                                                                 device=b.device)
     c = torch.empty(L, N, 1, dtype=b.dtype, device=b.device)
     prev = a_prev
-    with _one_thread(b.device):
-        for t in range(L):
-            a = alpha[t] if keep_alpha else alpha[t % 2]
-            if prev is None:
-                torch.mul(start[None, :], b[t], out=a)
-            else:
-                torch.mm(prev, trans, out=a)
-                a.mul_(b[t])
-            torch.sum(a, dim=-1, keepdim=True, out=c[t])
-            a.div_(c[t])
-            prev = a
+    for t in range(L):
+        a = alpha[t] if keep_alpha else alpha[t % 2]
+        if prev is None:
+            torch.mul(start[None, :], b[t], out=a)
+        else:
+            torch.mm(prev, trans, out=a)
+            a.mul_(b[t])
+        torch.sum(a, dim=-1, keepdim=True, out=c[t])
+        a.div_(c[t])
+        prev = a
     return (alpha if keep_alpha else None), prev.clone(), c[..., 0]
 
 
@@ -186,10 +185,9 @@ def forward_backward_blocks(
         else:
             torch.mm(r_next, trans_t, out=beta[L - 1])
         r[L - 1].mul_(beta[L - 1]).div_(c[L - 1])
-        with _one_thread(b.device):
-            for t in range(L - 2, -1, -1):
-                torch.mm(r[t + 1], trans_t, out=beta[t])
-                r[t].mul_(beta[t]).div_(c[t])
+        for t in range(L - 2, -1, -1):
+            torch.mm(r[t + 1], trans_t, out=beta[t])
+            r[t].mul_(beta[t]).div_(c[t])
         r_first = r[0].clone()
         drop = ~(valid[s:e] & ok[None, :])[..., None]  # (L, N, 1): past the end, or impossible
         if not bool(ok.all()):
