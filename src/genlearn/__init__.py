@@ -13,7 +13,7 @@ from ._version import __version__
 from .base import GenerativeModel, NotFittedError
 from .compare import compare
 from .io import CheckpointError, load
-from .models import DBN, GAN, HMM, RBM, VAE
+from .models import DBN, GAN, HMM, RBM, VAE, NGram
 from .training import NonFiniteLossError
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
@@ -22,6 +22,7 @@ __all__ = [
     "DBN",
     "GAN",
     "HMM",
+    "NGram",
     "RBM",
     "VAE",
     "CheckpointError",

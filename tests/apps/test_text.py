@@ -151,3 +151,19 @@ def test_text_generate_refuses_a_model_without_vocabulary(tmp_path, capsys):
         tmp_path / "plain")
     assert main(["text", "generate", str(tmp_path / "plain")]) == 1
     assert "not a text model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["hmm", "ngram"])
+def test_text_checkpoint_generates_in_a_fresh_process(model, corpus, tmp_path):
+    """The registry must know both text models without the text app imported first."""
+    import subprocess
+    import sys
+
+    from genlearn.apps.text import train_text
+
+    out = tmp_path / model
+    train_text(corpus, model=model, states=4, n_iter=3, out=out, verbose=False, device="cpu")
+    res = subprocess.run([sys.executable, "-m", "genlearn.cli", "text", "generate", str(out),
+                          "--length", "10", "--seed", "0"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout.rstrip("\n")) == 10

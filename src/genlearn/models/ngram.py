@@ -234,6 +234,8 @@ class NGram(GenerativeModel):
         id * (V + 1) + next symbol) and the raw n-gram counts.
     """
 
+    trains_on_rows = False  # it learns from symbol sequences (genlearn text train --model ngram)
+
     def __init__(self, order=5, smoothing="kneser-ney", discount=0.75, k=1.0, n_symbols=None,
                  seed=0, verbose=True):
         self.order = order
