@@ -116,3 +116,21 @@ def test_load_onto_another_device_string(tmp_path, model, binary_digits):
     assert loaded.device_ == torch.device("cpu")
     np.testing.assert_array_equal(loaded.log_prob(binary_digits[0][:3], seed=0),
                                   model.log_prob(binary_digits[0][:3], seed=0))
+
+
+def test_written_files_get_the_usual_permissions(tmp_path, model):
+    """Temporary files and folders are 0600/0700; what lands must follow the umask instead."""
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        model.save(tmp_path / "ckpt")
+        with io.atomic_path(tmp_path / "grid.png") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(mask)
+    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+    assert mode(tmp_path / "ckpt") == 0o755
+    assert mode(tmp_path / "ckpt" / "config.json") == 0o644
+    assert mode(tmp_path / "grid.png") == 0o644

@@ -62,6 +62,12 @@ def _fsync_file(path: Path) -> None:
         os.fsync(f.fileno())
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path) -> Iterator[Path]:
     """Yield a temporary file path beside ``path``; rename it into place only on success.
@@ -72,6 +78,7 @@ def atomic_path(path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -113,6 +120,7 @@ def save(model, path, *, data: dict | None = None) -> Path:
     meta, tensors = model._get_state()
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the checkpoint gets the usual mode
     try:
         save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
         _fsync_file(tmp / WEIGHTS)
