@@ -72,8 +72,9 @@ def _scaled_emissions(log_b, valid: torch.Tensor):
         shift = torch.amax(log_b, dim=-1)
         shift.masked_fill_(~(torch.isfinite(shift) & valid), 0.0)
         b = torch.sub(log_b, shift[..., None]).exp_()
-    b.masked_fill_(~valid[..., None], 1.0)
-    return b, shift
+    if not bool(valid.all()):  # padding: a factor 1 past each end
+        b.masked_fill_(~valid[..., None], 1.0)
+    return b.contiguous(), shift
 
 
 def _forward(a_prev: torch.Tensor | None, start: torch.Tensor, trans: torch.Tensor,
@@ -84,8 +85,7 @@ def _forward(a_prev: torch.Tensor | None, start: torch.Tensor, trans: torch.Tens
     is impossible gets c = 0 and NaN alphas from there on; callers mask it.
     """
     L, N, K = b.shape
-    alpha = torch.empty_like(b) if keep_alpha else torch.empty(2, N, K, dtype=b.dtype,
-                                                                device=b.device)
+    alpha = torch.empty(L if keep_alpha else 2, N, K, dtype=b.dtype, device=b.device)
     c = torch.empty(L, N, 1, dtype=b.dtype, device=b.device)
     prev = a_prev
     for t in range(L):
@@ -179,7 +179,7 @@ def forward_backward_blocks(
         L, N, _ = b.shape
         r = b  # overwritten in place, step by step, with b_t beta_t / c_t
         c = c[..., None]  # (L, N, 1)
-        beta = torch.empty_like(b)
+        beta = torch.empty(b.shape, dtype=b.dtype, device=b.device)
         if r_next is None:
             beta[L - 1] = 1.0
         else:
@@ -196,9 +196,13 @@ def forward_backward_blocks(
         if r_next is not None:
             keep_e = (valid[e] & ok)[:, None]
             xi += alpha[L - 1].T @ torch.where(keep_e, r_next, 0.0)
-        r.masked_fill_(drop, 0.0)
+        dropping = bool(drop.any())
+        if dropping:
+            r.masked_fill_(drop, 0.0)
         xi += alpha[:-1].reshape(-1, K).T @ r[1:].reshape(-1, K)
-        gamma = alpha.mul_(beta).masked_fill_(drop, 0.0)
+        gamma = alpha.mul_(beta)
+        if dropping:
+            gamma.masked_fill_(drop, 0.0)
         on_gamma(s, e, gamma)
         r_next = r_first
     return ll, trans * xi
