@@ -429,3 +429,16 @@ def test_temperature_sharpens_towards_the_most_probable_symbol():
         m.sample(2, 3, temperature=0.0)
     with pytest.raises(ValueError, match="outside the vocabulary"):
         m.sample(2, 3, prompt=[9])
+
+
+def test_fit_and_queries_leave_the_torch_thread_count_as_they_found_it():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        m = fitted(categorical(2, 3, n_iter=3), [np.array([0, 1, 2, 1, 0])])
+        m.log_prob([np.array([0, 1])])
+        m.decode([np.array([0, 1])])
+        m.predict_proba([np.array([0, 1])])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
