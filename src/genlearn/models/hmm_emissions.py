@@ -29,8 +29,14 @@ class Emission:
         raise NotImplementedError
 
     def scaled_b(self, x: torch.Tensor):
-        """What the recursions take: log_b, or a cheaper (exp(log_b - shift), shift) pair."""
-        return self.log_b(x)
+        """What the recursions take: (exp(log_b - shift), shift) with shift = max_k log_b.
+
+        Computed in place on the fresh log_b: no second (T, N, K) array.
+        """
+        log_b = self.log_b(x)
+        shift = torch.amax(log_b, dim=-1)
+        shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+        return log_b.sub_(shift[..., None]).exp_(), shift
 
     def draw(self, z: np.ndarray, rng) -> np.ndarray:  # pragma: no cover - abstract
         """One observation for each state in ``z`` (n,): (n,) symbols or (n, D) features."""
