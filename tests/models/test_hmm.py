@@ -11,6 +11,7 @@ from scipy.special import logsumexp
 import genlearn as gl
 from genlearn.models.hmm import HMM
 from genlearn.ops.hmm import (
+    Workspace,
     forward_backward,
     forward_backward_blocks,
     forward_log_likelihood,
@@ -442,3 +443,27 @@ def test_fit_and_queries_leave_the_torch_thread_count_as_they_found_it():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_reused_workspace_gives_the_same_posteriors():
+    """Buffers kept between calls (EM iterations, batches of other shapes) change nothing."""
+    K, S = 3, 5
+    sp, tm, ep = random_chain(K, S)
+    log_sp, log_tm = torch.log(torch.tensor(sp)), torch.log(torch.tensor(tm))
+    ws = Workspace()
+    for seqs in ([rng.integers(0, S, size=T) for T in (9, 7, 3)],
+                 [rng.integers(0, S, size=T) for T in (4, 4)],
+                 [rng.integers(0, S, size=T) for T in (12, 2, 6, 5)]):
+        log_b, lengths = _batch(ep, seqs)
+        for block in (log_b.shape[0], 2):
+            got = torch.zeros_like(log_b)
+
+            def keep(s, e, g, got=got):
+                got[s:e] = g
+
+            ll_ws, xi_ws = forward_backward_blocks(log_sp, log_tm, lambda s, e, lb=log_b: lb[s:e],
+                                                   lengths, log_b.shape[0], block, keep, ws)
+            ll, gam, xi = forward_backward(log_sp, log_tm, log_b, lengths)
+            np.testing.assert_allclose(ll_ws.numpy(), ll.numpy(), rtol=1e-13)
+            np.testing.assert_allclose(got.numpy(), gam.numpy(), atol=1e-13)
+            np.testing.assert_allclose(xi_ws.numpy(), xi.numpy(), atol=1e-13)

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from .._utils import check_choice, check_float, check_int, check_n, resolve_device
 from ..base import GenerativeModel
 from ..ops.hmm import (
+    Workspace,
     cpu_threads,
     filtered_states,
     forward_backward,
@@ -335,6 +336,7 @@ class HMM(GenerativeModel):
                  "trans": torch.zeros(K, K, dtype=self.dtype_, device=self.device_),
                  **em.new_stats(K, D, self.device_)}
         log_start, log_trans = self._log_chain()
+        ws = getattr(self, "_workspace", None)  # set while fit runs
         total = 0.0
         for _, x, lengths, block in self._batches(seqs):
             if not with_stats:
@@ -350,8 +352,8 @@ class HMM(GenerativeModel):
                 em.accumulate(stats, xs.reshape(-1, *xs.shape[2:]), gamma.reshape(-1, K))
 
             ll, xi = forward_backward_blocks(log_start, log_trans,
-                                             lambda s, e, x=x: em.scaled_b(x[s:e]), lengths,
-                                             x.shape[0], block, add)
+                                             lambda s, e, x=x: em.scaled_b(x[s:e], ws), lengths,
+                                             x.shape[0], block, add, ws)
             total += float(ll.sum())
             stats["trans"] += xi
         return {k: v.double().cpu().numpy() for k, v in stats.items()}, total
@@ -400,20 +402,24 @@ class HMM(GenerativeModel):
         user = {n: getattr(self, n + "_") for n in self._param_names()
                 if n not in which and hasattr(self, n + "_")}
         seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-        with cpu_threads(self._threads(seqs)):
-            best = None
-            for restart in range(self.n_init):
-                rng = np.random.default_rng([seed, restart])
-                for name, value in user.items():
-                    setattr(self, name + "_", np.array(value, dtype=np.float64))
-                self._init_params(seqs, rng, which)
-                self._check_chain()
-                history, converged = self._em(seqs, restart)
-                score = history[-1]["log_likelihood"] if history else self._e_step(
-                    seqs, with_stats=False)[1]
-                if best is None or score > best[0]:
-                    best = (score, {n: np.array(getattr(self, n + "_")) for n in
-                                    self._param_names()}, history, converged)
+        self._workspace = Workspace()  # work arrays kept across EM iterations, freed below
+        try:
+            with cpu_threads(self._threads(seqs)):
+                best = None
+                for restart in range(self.n_init):
+                    rng = np.random.default_rng([seed, restart])
+                    for name, value in user.items():
+                        setattr(self, name + "_", np.array(value, dtype=np.float64))
+                    self._init_params(seqs, rng, which)
+                    self._check_chain()
+                    history, converged = self._em(seqs, restart)
+                    score = history[-1]["log_likelihood"] if history else self._e_step(
+                        seqs, with_stats=False)[1]
+                    if best is None or score > best[0]:
+                        best = (score, {n: np.array(getattr(self, n + "_")) for n in
+                                        self._param_names()}, history, converged)
+        finally:
+            del self._workspace
         _, params, self.history_, self.converged_ = best
         for name, value in params.items():
             setattr(self, name + "_", value)

@@ -28,12 +28,17 @@ class Emission:
     def log_b(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def scaled_b(self, x: torch.Tensor):
+    def _log_b_into(self, x: torch.Tensor, ws) -> torch.Tensor:
+        """log_b in a workspace buffer where the family can (default: a fresh array)."""
+        return self.log_b(x)
+
+    def scaled_b(self, x: torch.Tensor, ws=None):
         """What the recursions take: (exp(log_b - shift), shift) with shift = max_k log_b.
 
-        Computed in place on the fresh log_b: no second (T, N, K) array.
+        Computed in place on the fresh log_b: no second (T, N, K) array. ``ws`` (a
+        :class:`genlearn.ops.hmm.Workspace`) lets an emission write log_b into a kept buffer.
         """
-        log_b = self.log_b(x)
+        log_b = self.log_b(x) if ws is None else self._log_b_into(x, ws)
         shift = torch.amax(log_b, dim=-1)
         shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
         return log_b.sub_(shift[..., None]).exp_(), shift
@@ -61,12 +66,16 @@ class Categorical(Emission):
                                           device=x.device))  # (K, S)
         return log_e.T[x]
 
-    def scaled_b(self, x: torch.Tensor):
+    def scaled_b(self, x: torch.Tensor, ws=None):
         """(exp(log_b - shift), shift) by table lookup: shift = log max_k emissionprob_[k, x]."""
         e = torch.as_tensor(self.m.emissionprob_, dtype=self.m.dtype_, device=x.device)  # (K, S)
         top = e.amax(0)  # (S,)
         scaled = (e / torch.where(top > 0, top, 1.0)).T.contiguous()  # (S, K)
-        return scaled[x], torch.log(top)[x]
+        if ws is None:
+            return scaled[x], torch.log(top)[x]
+        out = ws.get("b", (x.numel(), scaled.shape[1]), scaled.dtype, scaled.device)
+        torch.index_select(scaled, 0, x.reshape(-1), out=out)
+        return out.view(*x.shape, -1), torch.log(top)[x]
 
     def new_stats(self, K, D, device):
         return {"obs": torch.zeros(K, self.m.n_symbols_, dtype=self.m.dtype_, device=device)}
@@ -160,7 +169,10 @@ class Gaussian(Emission):
             return np.tile(c, (K, 1, 1))
         return c
 
-    def log_b(self, x):  # x (T, N, D) -> (T, N, K)
+    def _log_b_into(self, x, ws):
+        return self.log_b(x, ws)
+
+    def log_b(self, x, ws=None):  # x (T, N, D) -> (T, N, K)
         m = self.m
         z = dict(dtype=m.dtype_, device=x.device)
         mu = torch.as_tensor(m.means_, **z)  # (K, D)
@@ -171,7 +183,11 @@ class Gaussian(Emission):
             prec = 1.0 / var
             const = -0.5 * (x.shape[-1] * LOG_2PI + torch.log(var).sum(1) + (mu**2 * prec).sum(1))
             W = torch.cat([-0.5 * prec.T, (mu * prec).T, const[None, :]])  # (2D + 1, K)
-            return _features(x) @ W
+            if ws is None:
+                return _features(x) @ W
+            out = ws.get("b", (math.prod(x.shape[:-1]), W.shape[1]), W.dtype, W.device)
+            torch.mm(_features(x).reshape(-1, W.shape[0]), W, out=out)
+            return out.view(*x.shape[:-1], -1)
         cov = torch.as_tensor(self.full_covars(), **z)  # (K, D, D)
         chol = torch.linalg.cholesky(cov)
         diff = x[..., None, :] - mu  # (N, T, K, D)
@@ -191,7 +207,8 @@ class Gaussian(Emission):
     def accumulate(self, stats, x_flat, gamma_flat):  # (M, D), (M, K)
         if "obs2" in stats:  # all three sums in one product: gamma^T [x^2, x, 1]
             D = x_flat.shape[1]
-            sums = gamma_flat.T @ _features(x_flat)  # (K, 2D + 1)
+            # (K, 2D + 1); as (F^T G)^T: BLAS is ~3x faster with the long axis inner this way
+            sums = (_features(x_flat).T @ gamma_flat).T
             stats["obs2"] += sums[:, :D]
             stats["obs"] += sums[:, D:2 * D]
             stats["post"] += sums[:, 2 * D]

@@ -48,6 +48,32 @@ def cpu_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+class Workspace:
+    """Reusable work arrays for repeated E-steps (one per name, grown when too small).
+
+    Allocating a fresh ~50 MB (T, N, K) array and touching it for the first time costs about as
+    much as a pass over it (page faults); EM allocates the same arrays every iteration, so
+    keeping them is a measurable share of an iteration. Arrays handed out are uninitialised.
+    """
+
+    def __init__(self):
+        self._store: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape, dtype, device) -> torch.Tensor:
+        n = math.prod(shape)
+        buf = self._store.get(name)
+        if buf is None or buf.numel() < n or buf.dtype != dtype or buf.device != device:
+            buf = torch.empty(n, dtype=dtype, device=device)
+            self._store[name] = buf
+        return buf[:n].view(shape)
+
+
+def _empty(ws: Workspace | None, name: str, shape, like: torch.Tensor) -> torch.Tensor:
+    if ws is None:
+        return torch.empty(shape, dtype=like.dtype, device=like.device)
+    return ws.get(name, tuple(shape), like.dtype, like.device)
+
+
 def valid_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
     """(T, N) bool: True where t < length."""
     return torch.arange(T, device=lengths.device)[:, None] < lengths[None, :]
@@ -78,14 +104,14 @@ def _scaled_emissions(log_b, valid: torch.Tensor):
 
 
 def _forward(a_prev: torch.Tensor | None, start: torch.Tensor, trans: torch.Tensor,
-             b: torch.Tensor, keep_alpha: bool):
+             b: torch.Tensor, keep_alpha: bool, ws: Workspace | None = None):
     """Scaled forward over one block; returns (alphas (L, N, K) or None, last alpha, c (L, N)).
 
     ``a_prev`` is the normalised alpha just before the block (None at t = 0). A sequence that
     is impossible gets c = 0 and NaN alphas from there on; callers mask it.
     """
     L, N, K = b.shape
-    alpha = torch.empty(L if keep_alpha else 2, N, K, dtype=b.dtype, device=b.device)
+    alpha = _empty(ws, "alpha" if keep_alpha else "alpha2", (L if keep_alpha else 2, N, K), b)
     c = torch.empty(L, N, 1, dtype=b.dtype, device=b.device)
     prev = a_prev
     for t in range(L):
@@ -138,6 +164,7 @@ def filtered_states(log_start: torch.Tensor, log_trans: torch.Tensor,
 def forward_backward_blocks(
     log_start: torch.Tensor, log_trans: torch.Tensor, log_b: LogEmissions, lengths: torch.Tensor,
     T: int, block: int, on_gamma: Callable[[int, int, torch.Tensor], None],
+    workspace: Workspace | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The E-step over one padded batch, ``block`` time steps at a time.
 
@@ -146,6 +173,8 @@ def forward_backward_blocks(
     block order. Returns (log p(x_n) (N,), expected transition counts summed over the batch
     (K, K)). With one block the forward pass runs once; with several it runs twice (the
     backward sweep recomputes each block's alphas from the checkpoint at its start).
+    ``workspace`` keeps the large work arrays between calls (EM iterations); ``gamma`` then
+    lives in it and is only valid during ``on_gamma``.
     """
     K = log_trans.shape[0]
     start, trans = torch.exp(log_start), torch.exp(log_trans)
@@ -159,7 +188,7 @@ def forward_backward_blocks(
     for s, e in bounds:
         entering.append(a)
         b, shift = _scaled_emissions(log_b(s, e), valid[s:e])
-        alpha, a, c = _forward(a, start, trans, b, keep_alpha=len(bounds) == 1)
+        alpha, a, c = _forward(a, start, trans, b, keep_alpha=len(bounds) == 1, ws=workspace)
         part = (torch.log(c) + shift).masked_fill(~valid[s:e], 0.0).sum(0)
         ll = part if ll is None else ll + part
         if len(bounds) == 1:
@@ -175,11 +204,11 @@ def forward_backward_blocks(
             alpha, b, c = cache
         else:
             b, _ = _scaled_emissions(log_b(s, e), valid[s:e])
-            alpha, _, c = _forward(a_in, start, trans, b, keep_alpha=True)
+            alpha, _, c = _forward(a_in, start, trans, b, keep_alpha=True, ws=workspace)
         L, N, _ = b.shape
         r = b  # overwritten in place, step by step, with b_t beta_t / c_t
         c = c[..., None]  # (L, N, 1)
-        beta = torch.empty(b.shape, dtype=b.dtype, device=b.device)
+        beta = _empty(workspace, "beta", b.shape, b)
         if r_next is None:
             beta[L - 1] = 1.0
         else:
