@@ -498,16 +498,20 @@ class RBM(GenerativeModel):
             nk = m0 if pcd else n0
             neg = buf[m0 - nk:m0]
             coef = torch.cat([torch.full((nk, 1), -1.0 / nk), torch.full((n0, 1), 1.0 / n0)])
+            used = buf[m0 - nk:m0 + n0]
             return (buf[m0:m0 + n0], neg, neg[:, :D], hbuf[:nk], hbuf[:nk, :H], u_h[:nk],
-                    u_v[:nk], buf[m0 - nk:m0 + n0], phbuf[:nk + n0], phbuf[:nk + n0, :H],
-                    coef.to(dev), torch.empty(nk, H, device=dev), torch.empty(nk, D, device=dev))
+                    u_v[:nk], used, used.T, phbuf[:nk + n0], phbuf[:nk + n0, :H],
+                    coef.to(dev), torch.empty(nk, H, device=dev), torch.empty(nk, D, device=dev),
+                    torch.empty(nk + n0, H + 1, device=dev), torch.empty(nk + n0, H, device=dev),
+                    torch.empty(D + 1, H + 1, device=dev))
 
         def step(idx, lr, mom):
             n0 = len(idx)
             if n0 not in views:
                 views[n0] = views_for(n0)
-            data, neg, neg_v, hs, hs_h, uh, uv, used, ph, ph_h, coef, a_h, a_v = views[n0]
-            data.copy_(X_aug[idx])
+            (data, neg, neg_v, hs, hs_h, uh, uv, used, used_t, ph, ph_h, coef, a_h, a_v, phc,
+             a_ph, G) = views[n0]
+            torch.index_select(X_aug, 0, idx, out=data)
             src = neg if pcd else data
             for _ in range(k):
                 uh.uniform_(generator=gen)
@@ -516,8 +520,8 @@ class RBM(GenerativeModel):
                 torch.lt(uh, torch.mm(src, Wc, out=a_h).sigmoid_(), out=hs_h)
                 torch.lt(uv, torch.mm(hs, Wv_T, out=a_v).sigmoid_(), out=neg_v)
                 src = neg
-            torch.sigmoid(used @ Wc, out=ph_h)
-            G = used.T @ (ph * coef)
+            torch.sigmoid(torch.mm(used, Wc, out=a_ph), out=ph_h)
+            torch.mm(used_t, torch.mul(ph, coef, out=phc), out=G)  # preallocated: no mallocs
             if decay:
                 G.addcmul_(theta, wd_mask, value=-1.0)
             vel.mul_(mom).add_(G, alpha=lr)
