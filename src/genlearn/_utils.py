@@ -104,6 +104,22 @@ def check_float(value, name: str, *, low: float | None = None, high: float | Non
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}; got {value}")
 
 
+def check_common(model) -> None:
+    """The hyperparameters models share: ``image_shape`` (where it has one), ``seed``,
+    ``device`` and ``verbose``; a ``ValueError`` names the field."""
+    shape = getattr(model, "image_shape", None)
+    if shape is not None and (
+            not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1
+                   for s in shape)):
+        raise ValueError(f"image_shape must be (height, width); got {shape!r}")
+    check_int(model.seed, "seed", low=0, allow_none=True)
+    if not isinstance(model.device, str):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {model.device!r}")
+    if not isinstance(model.verbose, bool):
+        raise ValueError(f"verbose must be True or False; got {model.verbose!r}")
+
+
 def resolve_device(device: str):
     """``"cpu"``, ``"cuda"`` (error when none), ``"cuda:1"``, or ``"auto"`` (CUDA when present)."""
     import torch

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from .._utils import (
     check_array,
     check_choice,
+    check_common,
     check_float,
     check_int,
     check_labels,
@@ -212,16 +213,7 @@ class GAN(GenerativeModel):
                              "discriminator scores the batch in groups of pack samples")
         if self.snapshots is not None and not isinstance(self.snapshots, (str, Path)):
             raise ValueError(f"snapshots must be a folder path or None; got {self.snapshots!r}")
-        if self.image_shape is not None:
-            if (not isinstance(self.image_shape, (tuple, list)) or len(self.image_shape) != 2
-                    or any(isinstance(s, bool) or not isinstance(s, int) or s < 1
-                           for s in self.image_shape)):
-                raise ValueError(f"image_shape must be (height, width); got {self.image_shape!r}")
-        check_int(self.seed, "seed", low=0, allow_none=True)
-        if not isinstance(self.device, str):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {self.device!r}")
-        if not isinstance(self.verbose, bool):
-            raise ValueError(f"verbose must be True or False; got {self.verbose!r}")
+        check_common(self)  # image_shape, seed, device, verbose
 
     def _gp_weight(self) -> float:
         if self.gradient_penalty is not None:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .._utils import check_choice, check_float, check_int, check_n, resolve_device
+from .._utils import check_choice, check_common, check_float, check_int, check_n, resolve_device
 from ..base import GenerativeModel
 from ..ops.hmm import (
     Workspace,
@@ -164,9 +164,7 @@ class HMM(GenerativeModel):
             check_float(getattr(self, name), name, low=0.0)
         check_int(self.chunk_size, "chunk_size", low=1, allow_none=True)
         check_choice(self.dtype, "dtype", ("float64", "float32"))
-        check_int(self.seed, "seed", low=0, allow_none=True)
-        if not isinstance(self.device, str):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {self.device!r}")
+        check_common(self)  # image_shape, seed, device, verbose
 
     # -- data -----------------------------------------------------------------------------
     def _as_sequences(self, X, lengths=None, *, fitting=False) -> list[np.ndarray]:

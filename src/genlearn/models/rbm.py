@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from .._utils import (
     check_array,
     check_choice,
+    check_common,
     check_float,
     check_int,
     check_n,
@@ -147,14 +148,7 @@ class RBM(GenerativeModel):
         check_choice(self.lr_schedule, "lr_schedule", ("linear", "constant"))
         check_int(self.ais_chains, "ais_chains", low=2)
         check_int(self.ais_betas, "ais_betas", low=2)
-        if self.image_shape is not None and (
-                not isinstance(self.image_shape, (tuple, list)) or len(self.image_shape) != 2):
-            raise ValueError(f"image_shape must be (height, width); got {self.image_shape!r}")
-        check_int(self.seed, "seed", low=0, allow_none=True)
-        if not isinstance(self.device, str):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {self.device!r}")
-        if not isinstance(self.verbose, bool):
-            raise ValueError(f"verbose must be True or False; got {self.verbose!r}")
+        check_common(self)  # image_shape, seed, device, verbose
 
     # -- data -----------------------------------------------------------------------------
     def _group_sizes(self, n_features: int) -> tuple[int, ...]:

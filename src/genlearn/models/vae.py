@@ -28,6 +28,7 @@ from torch import nn
 from .._utils import (
     check_array,
     check_choice,
+    check_common,
     check_float,
     check_int,
     check_labels,
@@ -284,16 +285,7 @@ class VAE(GenerativeModel):
                     low_open=True, high_open=True)
         check_int(self.patience, "patience", low=1)
         check_int(self.iw_samples, "iw_samples", low=1)
-        if self.image_shape is not None:
-            if (not isinstance(self.image_shape, (tuple, list)) or len(self.image_shape) != 2
-                    or any(isinstance(s, bool) or not isinstance(s, int) or s < 1
-                           for s in self.image_shape)):
-                raise ValueError(f"image_shape must be (height, width); got {self.image_shape!r}")
-        check_int(self.seed, "seed", low=0, allow_none=True)
-        if not isinstance(self.device, str):
-            raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {self.device!r}")
-        if not isinstance(self.verbose, bool):
-            raise ValueError(f"verbose must be True or False; got {self.verbose!r}")
+        check_common(self)  # image_shape, seed, device, verbose
 
     # -- data -----------------------------------------------------------------------------
     def _domain(self) -> str:
