@@ -136,3 +136,17 @@ def resolve_device(device: str):
     if dev.type not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {device!r}")
     return dev
+
+
+def torch_generator(device, seed):
+    """A generator on ``device``: seeded from an int, drawn from another generator, or fresh."""
+    import torch
+
+    gen = torch.Generator(device=device)
+    if seed is None:
+        gen.seed()
+    elif isinstance(seed, torch.Generator):
+        gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=seed)))
+    else:
+        gen.manual_seed(int(seed))
+    return gen

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._utils import check_int, check_n
+from .._utils import check_int, check_n, torch_generator
 from ..base import GenerativeModel
 from ..registry import register
-from .rbm import RBM, _generator
+from .rbm import RBM
 
 
 @register("dbn")
@@ -133,7 +133,7 @@ class DBN(GenerativeModel):
         """
         self._check_fitted()
         n = check_n(n)
-        gen = _generator(self.rbms_[0].device_, seed)
+        gen = torch_generator(self.rbms_[0].device_, seed)
         top = self.rbms_[-1]
         h = top.sample(n, gibbs_steps=gibbs_steps, burn_in=burn_in,
                        seed=int(torch.randint(0, 2**31, (1,), generator=gen)))
@@ -158,7 +158,7 @@ class DBN(GenerativeModel):
         n_samples = check_n(n_samples, "n_samples")
         bottom, top = self.rbms_[0], self.rbms_[-1]
         v = bottom._check_fitted_X(X)
-        gen = _generator(bottom.device_, 0 if seed is None else seed)
+        gen = torch_generator(bottom.device_, 0 if seed is None else seed)
         log_z = top.log_partition(method, **ais_options).log_z
         width = max(self.n_features_in_, *self.layers)
         rows = max(1, int(4e6 // (n_samples * width)))

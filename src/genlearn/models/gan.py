@@ -39,12 +39,13 @@ from .._utils import (
     check_labels,
     check_n,
     resolve_device,
+    torch_generator,
 )
 from ..base import GenerativeModel
 from ..registry import register
 from ..training import run_epochs
+from ..training.state import clone_optimizer_state, flatten_optimizer, unflatten_optimizer
 from .gan_nets import ConvGenerator, Discriminator, MLPGenerator
-from .vae import _clone_state, _flatten_optimizer, _generator, _unflatten_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -445,7 +446,8 @@ class GAN(GenerativeModel):
             return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
         return (clone(self.g_net_), clone(self.d_net_), clone(self.g_ema_),
-                _clone_state(self.opt_g_.state_dict()), _clone_state(self.opt_d_.state_dict()),
+                clone_optimizer_state(self.opt_g_.state_dict()),
+                clone_optimizer_state(self.opt_d_.state_dict()),
                 len(self.history_), self.g_steps_, self.loss_steps_.copy())
 
     def _restore(self, snap) -> None:
@@ -490,7 +492,7 @@ class GAN(GenerativeModel):
         c = self._cond(y, n)
         use_ema = self.ema > 0 if ema is None else bool(ema)
         net = (self.g_ema_ if use_ema else self.g_net_).eval()
-        gen = _generator(self.device_, seed)
+        gen = torch_generator(self.device_, seed)
         z = torch.randn((n, self.latent_dim), generator=gen, device=self.device_)
         outs = [net(z[s:s + 4096], c[s:s + 4096]) for s in range(0, n, 4096)]
         x = torch.cat(outs).double().cpu().numpy() * self.scale_ + self.center_
@@ -551,7 +553,7 @@ class GAN(GenerativeModel):
         for prefix, module in (("g", self.g_net_), ("d", self.d_net_), ("g_ema", self.g_ema_)):
             tensors.update({f"{prefix}.{k}": v for k, v in module.state_dict().items()})
         for prefix, opt in (("opt_g", self.opt_g_), ("opt_d", self.opt_d_)):
-            opt_meta, opt_tensors = _flatten_optimizer(opt.state_dict())
+            opt_meta, opt_tensors = flatten_optimizer(opt.state_dict())
             meta[prefix] = opt_meta
             tensors.update({f"{prefix}.{k}": v for k, v in opt_tensors.items()})
         return meta, tensors
@@ -578,7 +580,7 @@ class GAN(GenerativeModel):
         for prefix, opt in (("opt_g", self.opt_g_), ("opt_d", self.opt_d_)):
             part = {k[len(prefix) + 1:]: v for k, v in tensors.items()
                     if k.startswith(prefix + ".")}
-            opt.load_state_dict(_unflatten_optimizer(meta[prefix], part))
+            opt.load_state_dict(unflatten_optimizer(meta[prefix], part))
         self.g_net_.eval()
         self.is_fitted_ = True
 

@@ -33,6 +33,7 @@ from .._utils import (
     check_int,
     check_n,
     resolve_device,
+    torch_generator,
 )
 from ..base import GenerativeModel
 from ..ops.rbm import (
@@ -381,7 +382,7 @@ class RBM(GenerativeModel):
                  else (self.n_chains, D))
         P = self._params(torch.float32)
         self.chains_ = self._sample_visible(torch.zeros(*shape[:-1], H, device=dev), P,
-                                            _generator(dev, gen), beta=0.0)
+                                            torch_generator(dev, gen), beta=0.0)
 
     def _set_theta(self, theta: torch.Tensor) -> None:
         """All weights in one (D+1, H+1) float32 matrix [[W, b], [c, -]]; W_, b_, c_ are views.
@@ -529,7 +530,7 @@ class RBM(GenerativeModel):
         steps_per_epoch = math.ceil(n / self.batch_size)
         total = self.epochs * steps_per_epoch
         counter = {"t": start * steps_per_epoch}
-        dgen = _generator(self.device_, gen)
+        dgen = torch_generator(self.device_, gen)
         fast = None
         if self.visible == "bernoulli" and self.training in ("cd", "pcd"):
             fast = self._fast_bernoulli_step(X_tr, dgen)
@@ -703,7 +704,7 @@ class RBM(GenerativeModel):
 
     def _ais_log_z(self, n_chains: int, n_betas: int, seed) -> LogPartition:
         P = self._params()
-        gen = _generator(self.device_, seed)
+        gen = torch_generator(self.device_, seed)
 
         def init(m):
             h = torch.zeros(m, self.n_hidden, dtype=torch.float64, device=self.device_)
@@ -805,7 +806,7 @@ class RBM(GenerativeModel):
         """Run ``steps`` Gibbs steps v -> h -> v from each row; returns the new visible states."""
         v = self._check_fitted_X(X)
         steps = check_n(steps, "steps")
-        gen = _generator(self.device_, seed)
+        gen = torch_generator(self.device_, seed)
         P = self._params()
         for _ in range(steps):
             v = self._gibbs_step(v, P, gen)
@@ -825,7 +826,7 @@ class RBM(GenerativeModel):
         n = check_n(n)
         check_int(gibbs_steps, "gibbs_steps", low=1)
         check_int(burn_in, "burn_in", low=0)
-        gen = _generator(self.device_, seed)
+        gen = torch_generator(self.device_, seed)
         P = self._params()
         chains = self.chains_.to(torch.float64)
         pt = self.training == "pt"
@@ -887,15 +888,3 @@ class RBM(GenerativeModel):
 def _bernoulli(p: torch.Tensor, gen) -> torch.Tensor:
     """Draws u < p with u uniform: the same law as torch.bernoulli, and faster on CPU."""
     return (torch.rand(p.shape, generator=gen, device=p.device, dtype=p.dtype) < p).to(p.dtype)
-
-
-def _generator(device: torch.device, seed) -> torch.Generator:
-    """A generator on ``device``: seeded from an int, drawn from another generator, or fresh."""
-    gen = torch.Generator(device=device)
-    if seed is None:
-        gen.seed()
-    elif isinstance(seed, torch.Generator):
-        gen.manual_seed(int(torch.randint(0, 2**62, (1,), generator=seed)))
-    else:
-        gen.manual_seed(int(seed))
-    return gen

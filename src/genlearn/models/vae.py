@@ -34,6 +34,7 @@ from .._utils import (
     check_labels,
     check_n,
     resolve_device,
+    torch_generator,
 )
 from ..base import GenerativeModel
 from ..nets import ACTIVATIONS, conv_downsampler, conv_upsampler, mlp
@@ -47,6 +48,7 @@ from ..ops import (
 )
 from ..registry import register
 from ..training import run_epochs
+from ..training.state import clone_optimizer_state, flatten_optimizer, unflatten_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -481,7 +483,7 @@ class VAE(GenerativeModel):
 
     def _snapshot(self):
         return ({k: v.detach().clone() for k, v in self.net_.state_dict().items()},
-                _clone_state(self.optimizer_.state_dict()), len(self.history_))
+                clone_optimizer_state(self.optimizer_.state_dict()), len(self.history_))
 
     def _restore(self, snap) -> None:
         weights, opt, n_hist = snap
@@ -497,7 +499,7 @@ class VAE(GenerativeModel):
 
     @torch.no_grad()
     def _elbo_tensor(self, x: torch.Tensor, c: torch.Tensor, *, seed, n_samples: int = 1):
-        gen = _generator(self.device_, seed)
+        gen = torch_generator(self.device_, seed)
         net = self.net_.eval()
         out = []
         for sl in self._batches(x.shape[0]):
@@ -552,7 +554,7 @@ class VAE(GenerativeModel):
         n, d = flat.shape
         x = torch.as_tensor(flat, dtype=torch.float32, device=self.device_)
         c = self._cond(y, n, required=True)
-        gen = _generator(self.device_, self._eval_seed(seed))
+        gen = torch_generator(self.device_, self._eval_seed(seed))
         net = self.net_.eval()
         chunk = min(k, 500)
         width = max(d, max(self.hidden) if self.hidden else 1)
@@ -596,7 +598,7 @@ class VAE(GenerativeModel):
         self._check_fitted()
         n = check_n(n)
         c = self._cond(y, n, required=True)
-        gen = _generator(self.device_, seed)
+        gen = torch_generator(self.device_, seed)
         with torch.no_grad():
             z = self.net_.eval().sample_prior(n, gen, self.device_)
         return self._decode_np(z, c, draw=not mean, gen=gen)
@@ -648,7 +650,7 @@ class VAE(GenerativeModel):
             "stop_reason_": getattr(self, "stop_reason_", None),
         }
         tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
-        opt_meta, opt_tensors = _flatten_optimizer(self.optimizer_.state_dict())
+        opt_meta, opt_tensors = flatten_optimizer(self.optimizer_.state_dict())
         meta["optimizer"] = opt_meta
         tensors.update(opt_tensors)
         return meta, tensors
@@ -666,50 +668,5 @@ class VAE(GenerativeModel):
         weights = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
         self.net_.load_state_dict(weights, strict=True)
         self.net_.to(self.device_).eval()
-        self.optimizer_.load_state_dict(_unflatten_optimizer(meta["optimizer"], tensors))
+        self.optimizer_.load_state_dict(unflatten_optimizer(meta["optimizer"], tensors))
         self.is_fitted_ = True
-
-
-def _generator(device: torch.device, seed) -> torch.Generator:
-    gen = torch.Generator(device=device)
-    if seed is None:
-        gen.seed()
-    else:
-        gen.manual_seed(int(seed))
-    return gen
-
-
-def _clone_state(state: dict) -> dict:
-    """Deep copy of an optimizer state dict (tensors cloned)."""
-    return {
-        "state": {i: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()}
-                  for i, s in state["state"].items()},
-        "param_groups": [dict(g) for g in state["param_groups"]],
-    }
-
-
-def _flatten_optimizer(state: dict) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Split an optimizer state dict into JSON metadata and named tensors (for safetensors)."""
-    tensors, kinds = {}, {}
-    for i, s in state["state"].items():
-        for k, v in s.items():
-            if torch.is_tensor(v):
-                tensors[f"optim.{i}.{k}"] = v
-            else:
-                kinds.setdefault(str(i), {})[k] = v
-    return {"param_groups": state["param_groups"], "scalars": kinds}, tensors
-
-
-def _unflatten_optimizer(meta: dict, tensors: dict) -> dict:
-    state: dict[int, dict] = {}
-    for name, v in tensors.items():
-        if name.startswith("optim."):
-            _, i, k = name.split(".", 2)
-            state.setdefault(int(i), {})[k] = v
-    for i, scalars in meta.get("scalars", {}).items():
-        state.setdefault(int(i), {}).update(scalars)
-    groups = [dict(g) for g in meta["param_groups"]]
-    for g in groups:
-        if "betas" in g:
-            g["betas"] = tuple(g["betas"])
-    return {"state": state, "param_groups": groups}
