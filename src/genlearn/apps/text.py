@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import codecs
+import time
 import warnings
 from pathlib import Path
 
@@ -208,16 +209,13 @@ def train_text(path, *, model: str = "hmm", states: int = 128, order: int = 5,
     scored as one sequence. Returns a report with held-out bits per character, and with
     ``baseline`` those of a 5-gram Kneser-Ney model on the same split.
     """
-    import time
-    from pathlib import Path as _Path
-
     from .. import io
     from ..models.hmm import HMM, ConvergenceWarning
     from ..models.ngram import NGram
 
     if model not in TEXT_MODELS:
         raise ValueError(f"--model must be one of {list(TEXT_MODELS)}; got {model!r}")
-    out = _Path(out)
+    out = Path(out)
     if out.exists() and any(out.iterdir()) and not force and not io.is_checkpoint(out):
         raise ValueError(f"output folder {out} exists and is not a genlearn checkpoint")
     if io.is_checkpoint(out) and not force:

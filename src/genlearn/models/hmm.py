@@ -371,10 +371,7 @@ class HMM(GenerativeModel):
         em_upd = tuple(n for n in upd if n in em.param_names)
         if not em_upd:
             return
-        if self.emission in ("gaussian", "gmm"):
-            em.m_step(stats, self.floor, em_upd)
-        else:
-            em.m_step(stats, self.floor)
+        em.m_step(stats, self.floor, em_upd)
 
     def fit(self, X, lengths=None):
         """Baum-Welch EM on a list of sequences (or hmmlearn's ``X, lengths``). Returns self."""

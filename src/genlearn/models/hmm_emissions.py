@@ -83,7 +83,7 @@ class Categorical(Emission):
     def accumulate(self, stats, x_flat, gamma_flat):  # (M,), (M, K)
         stats["obs"].T.index_add_(0, x_flat, gamma_flat)  # row s += gamma where x == s
 
-    def m_step(self, stats, floor):
+    def m_step(self, stats, floor, update=("emissionprob",)):
         counts = np.maximum(self.m.emissionprob_prior - 1.0 + stats["obs"], 0.0) + floor
         self.m.emissionprob_ = _normalise_rows(counts, self.m.emissionprob_)
 
@@ -116,7 +116,7 @@ class Poisson(Emission):
         stats["post"] += gamma_flat.sum(0)
         stats["obs"] += gamma_flat.T @ x_flat
 
-    def m_step(self, stats, floor):
+    def m_step(self, stats, floor, update=("lambdas",)):
         post = stats["post"][:, None]
         lam = np.where(post > 0, stats["obs"] / np.maximum(post, 1e-300), self.m.lambdas_)
         self.m.lambdas_ = np.maximum(lam, max(floor, 1e-10))

@@ -79,12 +79,6 @@ def valid_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
     return torch.arange(T, device=lengths.device)[:, None] < lengths[None, :]
 
 
-def _as_fn(log_b) -> tuple[LogEmissions, int]:
-    if callable(log_b):
-        raise TypeError("pass a tensor here; blocked E-steps go through forward_backward_blocks")
-    return (lambda s, e: log_b[s:e]), log_b.shape[0]
-
-
 def _scaled_emissions(log_b, valid: torch.Tensor):
     """exp(log_b - max_k log_b) (1 past the end) and the shift (T, N), 0 past the end.
 
@@ -134,7 +128,10 @@ def forward_log_likelihood(log_start: torch.Tensor, log_trans: torch.Tensor, log
     ``log_b`` is a (T, N, K) tensor or a function ``(s, e) -> log_b[s:e]`` (then ``T`` is
     ``lengths.max()``), so emissions need never exist for the whole batch at once.
     """
-    fn, T = (log_b, int(lengths.max())) if callable(log_b) else _as_fn(log_b)
+    if callable(log_b):
+        fn, T = log_b, int(lengths.max())
+    else:
+        fn, T = (lambda s, e: log_b[s:e]), log_b.shape[0]
     block = block or T
     valid = valid_mask(lengths, T)
     start, trans = torch.exp(log_start), torch.exp(log_trans)
