@@ -467,3 +467,16 @@ def test_a_reused_workspace_gives_the_same_posteriors():
             np.testing.assert_allclose(ll_ws.numpy(), ll.numpy(), rtol=1e-13)
             np.testing.assert_allclose(got.numpy(), gam.numpy(), atol=1e-13)
             np.testing.assert_allclose(xi_ws.numpy(), xi.numpy(), atol=1e-13)
+
+
+def test_sampling_bad_input_names_the_problem():
+    m = ready(categorical(2, 3))
+    m.emissionprob_ = np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0]])  # symbol 2 never emitted
+    with pytest.raises(ValueError, match="prompt has probability zero"):
+        m.sample(1, 3, prompt=[0, 2])
+    with pytest.raises(ValueError, match="return_states needs temperature=1"):
+        m.sample(1, 3, temperature=0.5, return_states=True)
+    g = fitted(HMM(n_states=2, emission="gaussian", n_iter=2, verbose=False, device="cpu"),
+               [rng.normal(size=(20, 2))])
+    with pytest.raises(ValueError, match="categorical emissions only"):
+        g.sample(1, 3, temperature=0.5)
