@@ -69,6 +69,24 @@ def test_real_data_is_high_quality_at_the_rayleigh_rate():
         assert r["modes_captured"] == len(toy2d_modes(name))
         assert r["high_quality"] == pytest.approx(1 - math.exp(-4.5), abs=0.003)
         assert r["reverse_kl"] < 0.005
+        assert r["spread"] == pytest.approx(1.0, abs=0.02)  # the data's own width
+
+
+def test_spread_against_hand_computed_widths():
+    # two points per mode at 1 std and two at 2 std: RMS 1.58 std, relative to the truncated
+    # 2-D Gaussian's sqrt(E[r^2 | r <= 3]) = sqrt((2 - 11 exp(-4.5)) / (1 - exp(-4.5)))
+    offsets = np.array([[1.0, 0.0], [0.0, -1.0], [2.0, 0.0], [0.0, 2.0]]) * RING_STD
+    samples = (RING[:, None, :] + offsets[None]).reshape(-1, 2)
+    expected = math.sqrt((2 - 11 * math.exp(-4.5)) / (1 - math.exp(-4.5)))
+    r = mode_coverage(samples, RING, RING_STD)
+    assert r["spread"] == pytest.approx(math.sqrt(2.5) / expected)
+    # collapse onto the centres gives 0; far-off samples do not count towards the width
+    assert mode_coverage(np.vstack([RING, [[0.0, 0.0]]]), RING, RING_STD)["spread"] == 0.0
+    assert math.isnan(mode_coverage(np.zeros((3, 2)), RING, RING_STD)["spread"])
+    # in 3-D the same formula uses chi2 with 3 and 5 degrees of freedom
+    X = np.random.default_rng(0).normal(size=(200_000, 3))
+    r3 = mode_coverage(X, np.zeros((1, 3)), 1.0)
+    assert r3["spread"] == pytest.approx(1.0, abs=0.005)
 
 
 def test_bad_input():

@@ -140,6 +140,58 @@ def test_conditional_samples_follow_the_label():
         model.sample(3)
 
 
+def test_categorical_code_layout():
+    X, _ = two_modes(256)
+    model = tiny(latent_categories=5, epochs=1, seed=0).fit(X)
+    z = model._noise(20_000, torch.Generator().manual_seed(0))
+    assert z.shape == (20_000, 4 + 5)
+    code = z[:, 4:] / gan_module.CODE_SCALE  # one-hot, each category drawn uniformly
+    assert torch.equal(code.sum(1), torch.ones(20_000)) and set(code.unique().tolist()) == {0, 1}
+    counts = code.sum(0).numpy()
+    assert np.all(np.abs(counts - 4000) < 5 * np.sqrt(20_000 * 0.2 * 0.8))
+    noise = z[:, :4]
+    assert abs(noise.mean().item()) < 0.02 and abs(noise.std().item() - 1) < 0.02
+    assert model.g_net_.net[0].in_features == 4 + 5
+
+
+def test_categorical_code_sends_each_category_to_one_mode():
+    # two modes 40 std apart: with the code, each category lands on one mode and (almost)
+    # nothing lies on the bridge between them
+    X, _ = two_modes(4000)
+    model = tiny(latent_categories=4, lr_decay=0.5, seed=0, **SHORT).fit(X)
+    s = model.sample(2000, seed=1)[:, 0]
+    # (4 categories may split 2 + 2 or 1 + 3 between the modes; without the code 8% of this
+    # run's samples lie on the bridge)
+    assert np.mean(np.abs(s + 2) < 0.5) > 0.2 and np.mean(np.abs(s - 2) < 0.5) > 0.2
+    assert np.mean(np.abs(s) < 1.5) < 0.01
+    gen = torch.Generator().manual_seed(2)
+    for k in range(4):
+        code = torch.zeros(500, 4)
+        code[:, k] = gan_module.CODE_SCALE
+        z = torch.cat([torch.randn(500, 4, generator=gen), code], dim=1)
+        with torch.no_grad():
+            x = model.g_ema_(z, torch.zeros(500, 0)).double().numpy()[:, 0]
+        x = x * model.scale_[0] + model.center_[0]
+        assert max(np.mean(x < 0), np.mean(x > 0)) > 0.99, k
+
+
+def test_lr_decay_falls_linearly_to_zero_over_the_last_share():
+    X, _ = two_modes(640)  # 10 steps per epoch, 40 in all; decay over the last 20
+    seen = []
+    model = tiny(epochs=4, lr_decay=0.5, lr_g=1e-3, lr_d=2e-3, seed=0)
+    model.fit(X, callback=lambda epoch, rec: seen.append(
+        (model.opt_g_.param_groups[0]["lr"], model.opt_d_.param_groups[0]["lr"])))
+    # the rate of the last step of each epoch: step t (0-based) uses min(1, (40 - t) / 20)
+    factors = [1.0, 1.0, 11 / 20, 1 / 20]
+    np.testing.assert_allclose(seen, [(1e-3 * f, 2e-3 * f) for f in factors])
+    constant = tiny(epochs=2, lr_g=1e-3, seed=0).fit(X)
+    assert constant.opt_g_.param_groups[0]["lr"] == 1e-3
+    with pytest.raises(ValueError, match="lr_decay"):
+        tiny(lr_decay=1.5)
+    with pytest.raises(ValueError, match="latent_categories"):
+        tiny(latent_categories=-1)
+
+
 def test_dcgan_on_digit_images_and_snapshots(tmp_path, binary_digits):
     X, y = binary_digits
     images = X[:256].reshape(-1, 8, 8)
@@ -238,7 +290,7 @@ def test_exploding_loss_stops_like_a_non_finite_one(monkeypatch):
 # -- checkpoints --------------------------------------------------------------------------------
 def test_save_load_round_trip_and_resume(tmp_path):
     X, y = two_modes(500)
-    model = tiny(pack=2, spectral_norm=True, loss="hinge", seed=1).fit(X, y)
+    model = tiny(pack=2, spectral_norm=True, loss="hinge", latent_categories=3, seed=1).fit(X, y)
     model.save(tmp_path / "gan")
     loaded = gl.load(tmp_path / "gan")
     assert isinstance(loaded, gl.GAN) and loaded.get_params() == model.get_params()
