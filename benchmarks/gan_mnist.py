@@ -21,19 +21,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gan_digits import figures  # FD and precision/recall in the classifier's feature space
 
 import genlearn as gl
 from genlearn import viz
-from genlearn.metrics import digit_features, frechet_distance, prdc
+from genlearn.metrics import digit_features
 
 GAN_MNIST = dict(generator="dcgan", loss="ns", latent_dim=64, conv_channels=(64, 128),
                  lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=128, ema=0.999)
 VAE_MNIST = dict(likelihood="bernoulli", latent_dim=32, hidden=(512, 512), batch_size=128)
-
-
-def figures(space, real_test, fake) -> dict:
-    ft, ff = space(real_test), space(fake)
-    return {"fd": frechet_distance(ft, ff), **prdc(ft, ff, k=5)}
 
 
 def main() -> None:

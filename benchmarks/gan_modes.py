@@ -75,7 +75,8 @@ def summary(rows: list[dict]) -> dict:
     K = rows[0]["n_modes"]
     return {"seeds": len(rows), "n_modes": K,
             "all_modes_in_every_seed": all(r["modes_captured"] == K for r in rows),
-            **{k: stat(k) for k in ("modes_captured", "high_quality", "reverse_kl", "spread", "seconds")}}
+            **{k: stat(k) for k in ("modes_captured", "high_quality", "reverse_kl", "spread",
+                                    "seconds")}}
 
 
 def main() -> None:
@@ -102,7 +103,8 @@ def main() -> None:
             results["rows"].append(r)
             print(f"{r['data']:<5} seed {r['seed']}: {r['modes_captured']}/{r['n_modes']} modes, "
                   f"{100 * r['high_quality']:.1f}% high quality, reverse KL "
-                  f"{r['reverse_kl']:.4f}, spread {r['spread']:.2f}, {r['seconds']:.1f} s", flush=True)
+                  f"{r['reverse_kl']:.4f}, spread {r['spread']:.2f}, {r['seconds']:.1f} s",
+                  flush=True)
             for name in args.data:  # the summary so far, rewritten after every seed
                 done = [x for x in results["rows"] if x["data"] == name]
                 if done:
@@ -113,8 +115,8 @@ def main() -> None:
                                            "spread", "seconds"))
         print(f"{name}: modes {m['mean']:.2f} +- {m['se']:.2f} of {s['n_modes']} (min "
               f"{m['min']:.0f}), high quality {100 * hq['mean']:.1f} +- {100 * hq['se']:.1f}%, "
-              f"reverse KL {kl['mean']:.4f} +- {kl['se']:.4f}, spread {sp['mean']:.2f}, {t['mean']:.0f} +- {t['se']:.0f} "
-              f"s per seed ({s['seeds']} seeds)")
+              f"reverse KL {kl['mean']:.4f} +- {kl['se']:.4f}, spread {sp['mean']:.2f}, "
+              f"{t['mean']:.0f} +- {t['se']:.0f} s per seed ({s['seeds']} seeds)")
     print(f"wrote {args.out}")
 
 

@@ -202,6 +202,22 @@ def test_dcgan_on_digit_images_and_snapshots(tmp_path, binary_digits):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
 
 
+def test_auto_generator_is_dcgan_for_images_it_fits_and_mlp_otherwise(binary_digits):
+    from genlearn.models.gan_nets import ConvGenerator, MLPGenerator
+
+    X, _ = binary_digits
+    images = tiny(epochs=1, conv_channels=(4, 8)).fit(X[:128].reshape(-1, 8, 8))
+    assert isinstance(images.g_net_, ConvGenerator) and images.d_net_.kind == "dcgan"
+    flat = tiny(epochs=1, conv_channels=(4, 8)).fit(X[:128])  # 64 columns: a square image
+    assert isinstance(flat.g_net_, ConvGenerator)
+    points = tiny(epochs=1).fit(two_modes(128)[0])
+    assert isinstance(points.g_net_, MLPGenerator) and points.d_net_.kind == "mlp"
+    odd = tiny(epochs=1).fit(np.random.default_rng(0).random((128, 6, 6)))  # 6 % 4 != 0
+    assert isinstance(odd.g_net_, MLPGenerator) and odd.image_shape_ == (6, 6)
+    mixed = tiny(epochs=1, discriminator="mlp", conv_channels=(4, 8)).fit(X[:128])
+    assert isinstance(mixed.g_net_, ConvGenerator) and mixed.d_net_.kind == "mlp"
+
+
 def test_fourier_features_and_their_default_penalty():
     X, _ = two_modes(256)
     low_dim = tiny(epochs=1).fit(X)  # one column: Fourier features on, penalty 1 by default
