@@ -143,7 +143,9 @@ class GAN(GenerativeModel):
         a mixture of C well-separated Gaussians (as in InfoGAN's categorical code or DeLiGAN's
         mixture, without their extra terms). A
         continuous map of one Gaussian cannot reach disconnected modes without putting samples
-        on the bridges between them; with a code, each category can go to its own mode.
+        on the bridges between them; with a code, each category can go to its own mode. Use it
+        for well-separated modes in few dimensions (a few categories per mode); on the digits
+        it hurt: a DCGAN with 10 or 30 categories kept recall 0.00 / 0.11 against 0.76 without.
     lr_decay : float
         Share of the training steps at the end over which both learning rates fall linearly to
         zero (0: constant rates). The last updates are then small, so samples settle onto the
