@@ -227,7 +227,31 @@ def cmd_train(args) -> int:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()
                               if isinstance(v, float))
             _print(f"held-out sample metrics ({metrics['n']} examples): {shown}")
+        coverage = _mode_metrics(model, test)
+        if coverage:
+            _print(f"mode coverage ({MODE_SAMPLES} samples): {coverage['modes_captured']}/"
+                   f"{coverage['n_modes']} modes, {100 * coverage['high_quality']:.1f}% high "
+                   f"quality, reverse KL {coverage['reverse_kl']:.4f}, spread "
+                   f"{coverage['spread']:.2f}")
     return 0
+
+
+MODE_SAMPLES = 2500  # the PacGAN / VEEGAN protocol
+
+
+def _mode_metrics(model, data) -> dict:
+    """Mode coverage of 2,500 samples when ``data`` is a mixture with known modes, else {}."""
+    from .metrics import mode_coverage
+
+    modes = datasets.known_modes(data)
+    if modes is None:
+        return {}
+    classes = getattr(model, "classes_", None)
+    y = None if classes is None else np.resize(classes, MODE_SAMPLES)
+    fake = _sample(model, MODE_SAMPLES, y=y, seed=0).reshape(MODE_SAMPLES, -1)
+    r = mode_coverage(fake, *modes)
+    return {k: r[k] for k in ("modes_captured", "n_modes", "high_quality", "reverse_kl",
+                              "spread")}
 
 
 def _write_pictures(model, out: Path, train) -> None:
@@ -304,6 +328,7 @@ def cmd_evaluate(args) -> int:
     labels = test.y if getattr(model, "classes_", None) is not None else None
     t0 = time.perf_counter()
     metrics = model.evaluate(test.X, labels)
+    metrics.update(_mode_metrics(model, test))
     metrics["seconds"] = round(time.perf_counter() - t0, 3)
     metrics["data"] = spec["data"]
     if args.json:

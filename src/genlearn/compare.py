@@ -216,16 +216,6 @@ def _sample_metrics(fake: np.ndarray, new_rows: np.ndarray, ctx: dict) -> dict:
     return out
 
 
-def _known_modes(train) -> tuple[np.ndarray, float] | None:
-    """(centres, std) of a 2-D mixture with known modes (ring, grid), else None."""
-    if train.name not in datasets.TOY2D_NAMES or train.n_features != 2:
-        return None
-    try:
-        return datasets.toy2d_modes(train.name), datasets.toy2d_std(train.name)
-    except ValueError:  # moons, spirals: no Gaussian modes
-        return None
-
-
 def _empty_record(model: str, status: str, reason: str = "") -> dict:
     rec = dict.fromkeys(COLUMNS)
     rec.update(model=model, status=status, reason=reason)
@@ -341,7 +331,7 @@ def compare(data="digits", models=None, *, budget="60s", epochs: int | None = No
     rng = np.random.default_rng(seed)
     ctx = {"seed": seed, "k": k, "n_samples": n, "space": space, "test_feats": space(test.X),
            "train_X": train.X.astype(np.float64), "samples": {}, "notes": {},
-           "modes": _known_modes(train)}
+           "modes": datasets.known_modes(train)}
 
     for name, model in built.items():
         log.info("compare: training %s on %s", name, what)

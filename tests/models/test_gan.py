@@ -1,6 +1,8 @@
 """The GAN: its penalty and normalisation against direct computations, a short run that must
 cover both modes of a 1-D mixture, checkpoints, and bad input."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -356,10 +358,19 @@ def test_cli_trains_samples_and_evaluates_on_the_ring(tmp_path, capsys):
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "held-out sample metrics" in text and "frechet_distance" in text
+    assert "mode coverage (2500 samples): " in text and "/8 modes" in text
     assert (tmp_path / "snaps" / "epoch_0001.png").is_file()
     model = gl.load(out)
     assert model.pack == 2 and model.hidden_g == (16,) and model.epochs_trained_ == 1
     assert main(["sample", str(out), "-n", "7", "-o", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (7, 2)
+    capsys.readouterr()
     assert main(["evaluate", str(out), "--json"]) == 0
-    assert '"frechet_distance"' in capsys.readouterr().out
+    shown = json.loads(capsys.readouterr().out)
+    assert "frechet_distance" in shown and shown["n_modes"] == 8
+    # the same figures as mode_coverage on the model's own 2,500 samples with seed 0
+    expected = gl.metrics.mode_coverage(model.sample(2500, seed=0),
+                                        gl.datasets.toy2d_modes("ring"),
+                                        gl.datasets.toy2d_std("ring"))
+    assert shown["high_quality"] == expected["high_quality"]
+    assert shown["modes_captured"] == expected["modes_captured"]

@@ -17,7 +17,7 @@ from ._load import available, load
 from .digits import load_digits
 from .files import load_file
 from .mnist import DatasetNotAvailableError, UnsafePickleError, load_mnist
-from .toy2d import TOY2D_NAMES, toy2d, toy2d_modes, toy2d_std
+from .toy2d import TOY2D_NAMES, known_modes, toy2d, toy2d_modes, toy2d_std
 
 __all__ = [
     "TOY2D_NAMES",
@@ -25,6 +25,7 @@ __all__ = [
     "DatasetNotAvailableError",
     "UnsafePickleError",
     "available",
+    "known_modes",
     "load",
     "load_digits",
     "load_file",

@@ -75,6 +75,17 @@ def toy2d_std(name: str) -> float:
     return std
 
 
+def known_modes(data) -> tuple[np.ndarray, float] | None:
+    """(centres, std) when ``data`` (a :class:`Dataset`) is a 2-D mixture with known Gaussian
+    modes (``"ring"``, ``"grid"``), else None: the input of ``genlearn.metrics.mode_coverage``."""
+    if data.name not in TOY2D_NAMES or data.n_features != 2:
+        return None
+    try:
+        return toy2d_modes(data.name), toy2d_std(data.name)
+    except ValueError:  # moons, spirals: no Gaussian modes
+        return None
+
+
 def _mixture(name: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     centres = toy2d_modes(name)
