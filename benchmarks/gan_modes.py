@@ -4,9 +4,10 @@ Ring: 8 Gaussians on a circle of radius 2, std 0.02. Grid: 25 Gaussians at {-4,-
 std 0.05 (``genlearn.datasets.toy2d``). For each seed: train on a fresh draw of the data, draw
 2,500 samples from the (weight-averaged) generator, and count with
 ``genlearn.metrics.mode_coverage``: high-quality samples (within 3 std of a centre), modes
-captured (>= 20 high-quality samples), reverse KL of the high-quality histogram to uniform.
-Prints mean +- standard error over seeds and the training time per seed; records everything
-in benchmarks/results/gan_modes.json.
+captured (>= 20 high-quality samples), reverse KL of the high-quality histogram to uniform,
+and the within-mode spread (1 = the data's width). The same figures for the last generator
+weights (no moving average) are recorded beside them. Prints mean +- standard error over seeds
+and the training time per seed; records everything in benchmarks/results/gan_modes.json.
 
     python benchmarks/gan_modes.py [--seeds 0 1 ... 9] [--data ring grid] [--jobs 2]
 
@@ -38,6 +39,7 @@ TOY2D = dict(loss="ns", latent_dim=16, hidden_g=(128, 128, 128), hidden_d=(128, 
 PER_DATA = {"ring": dict(fourier_scale=20.0, latent_categories=64),
             "grid": dict(fourier_scale=10.0, latent_categories=100)}
 TRAIN_ROWS = 25_600  # 100 batches of 256 per epoch
+STATS = ("modes_captured", "high_quality", "reverse_kl", "spread", "seconds")
 EPOCHS = 50  # 5,000 generator steps
 
 PUBLISHED = {  # PacGAN (Lin et al. 2018) Table 1: modes, high-quality share, reverse KL
@@ -61,7 +63,11 @@ def run_one(name: str, seed: int, threads: int, epochs: int) -> dict:
                    device="cpu", verbose=False).fit(X)
     seconds = time.perf_counter() - t0
     r = mode_coverage(model.sample(2500, seed=seed), toy2d_modes(name), toy2d_std(name))
-    r.update(data=name, seed=seed, seconds=seconds, steps=model.g_steps_)
+    # the same draws from the last generator weights instead of their moving average
+    raw = mode_coverage(model.sample(2500, seed=seed, ema=False), toy2d_modes(name),
+                        toy2d_std(name))
+    r.update(data=name, seed=seed, seconds=seconds, steps=model.g_steps_,
+             **{f"{k}_no_ema": raw[k] for k in STATS[:-1]})
     return r
 
 
@@ -75,8 +81,8 @@ def summary(rows: list[dict]) -> dict:
     K = rows[0]["n_modes"]
     return {"seeds": len(rows), "n_modes": K,
             "all_modes_in_every_seed": all(r["modes_captured"] == K for r in rows),
-            **{k: stat(k) for k in ("modes_captured", "high_quality", "reverse_kl", "spread",
-                                    "seconds")}}
+            **{k: stat(k) for k in STATS},
+            "no_ema": {k: stat(f"{k}_no_ema") for k in STATS[:-1]}}
 
 
 def main() -> None:
@@ -117,6 +123,10 @@ def main() -> None:
               f"{m['min']:.0f}), high quality {100 * hq['mean']:.1f} +- {100 * hq['se']:.1f}%, "
               f"reverse KL {kl['mean']:.4f} +- {kl['se']:.4f}, spread {sp['mean']:.2f}, "
               f"{t['mean']:.0f} +- {t['se']:.0f} s per seed ({s['seeds']} seeds)")
+        m, hq, kl, sp = (s["no_ema"][k] for k in STATS[:-1])
+        print(f"  without the EMA: modes {m['mean']:.2f} (min {m['min']:.0f}), high quality "
+              f"{100 * hq['mean']:.1f} +- {100 * hq['se']:.1f}% (min {100 * hq['min']:.1f}%), "
+              f"reverse KL {kl['mean']:.4f}, spread {sp['mean']:.2f}")
     print(f"wrote {args.out}")
 
 

@@ -331,8 +331,9 @@ def cmd_evaluate(args) -> int:
     metrics.update(_mode_metrics(model, test))
     metrics["seconds"] = round(time.perf_counter() - t0, 3)
     metrics["data"] = spec["data"]
-    if args.json:
-        _print(json.dumps(metrics, indent=2))
+    if args.json:  # NaN / inf (e.g. spread with no high-quality sample) are not JSON: null
+        _print(json.dumps({k: None if isinstance(v, float) and not np.isfinite(v) else v
+                           for k, v in metrics.items()}, indent=2))
         return 0
     _print(f"{type(model).__name__} {args.checkpoint} on {spec['data']} held-out split "
            f"({metrics['n']} examples)")

@@ -188,6 +188,14 @@ def test_lr_decay_falls_linearly_to_zero_over_the_last_share():
     np.testing.assert_allclose(seen, [(1e-3 * f, 2e-3 * f) for f in factors])
     constant = tiny(epochs=2, lr_g=1e-3, seed=0).fit(X)
     assert constant.opt_g_.param_groups[0]["lr"] == 1e-3
+    # resuming to more epochs plans the decay over the new total: its last step (t = 59 of
+    # 60, decay over the last 30) runs at 1/30 of the rate
+    model.set_params(epochs=6).fit(X, resume=True)
+    assert model.opt_g_.param_groups[0]["lr"] == pytest.approx(1e-3 / 30)
+    # and lr_decay=0 on resume restores the full rates (they are set on every step)
+    model.set_params(epochs=7, lr_decay=0.0, lr_g=5e-4).fit(X, resume=True)
+    assert model.opt_g_.param_groups[0]["lr"] == 5e-4
+    assert model.opt_d_.param_groups[0]["lr"] == 2e-3
     with pytest.raises(ValueError, match="lr_decay"):
         tiny(lr_decay=1.5)
     with pytest.raises(ValueError, match="latent_categories"):
@@ -216,6 +224,9 @@ def test_auto_generator_is_dcgan_for_images_it_fits_and_mlp_otherwise(binary_dig
     assert isinstance(points.g_net_, MLPGenerator) and points.d_net_.kind == "mlp"
     odd = tiny(epochs=1).fit(np.random.default_rng(0).random((128, 6, 6)))  # 6 % 4 != 0
     assert isinstance(odd.g_net_, MLPGenerator) and odd.image_shape_ == (6, 6)
+    # a table with a square number of columns is not an image: 16 standard-normal columns
+    table = tiny(epochs=1).fit(np.random.default_rng(0).standard_normal((128, 16)))
+    assert isinstance(table.g_net_, MLPGenerator)
     mixed = tiny(epochs=1, discriminator="mlp", conv_channels=(4, 8)).fit(X[:128])
     assert isinstance(mixed.g_net_, ConvGenerator) and mixed.d_net_.kind == "mlp"
 
@@ -366,7 +377,10 @@ def test_cli_trains_samples_and_evaluates_on_the_ring(tmp_path, capsys):
     assert np.load(tmp_path / "s.npy").shape == (7, 2)
     capsys.readouterr()
     assert main(["evaluate", str(out), "--json"]) == 0
-    shown = json.loads(capsys.readouterr().out)
+    def not_json(name):  # NaN / Infinity are Python's extension, not JSON
+        raise AssertionError(f"evaluate --json printed {name}")
+
+    shown = json.loads(capsys.readouterr().out, parse_constant=not_json)
     assert "frechet_distance" in shown and shown["n_modes"] == 8
     # the same figures as mode_coverage on the model's own 2,500 samples with seed 0
     expected = gl.metrics.mode_coverage(model.sample(2500, seed=0),

@@ -101,8 +101,9 @@ class GAN(GenerativeModel):
     ----------
     generator : {"auto", "mlp", "dcgan"}
         MLP, or DCGAN-style transposed convolutions for images (H and W divisible by 4 with
-        two conv layers). "auto": DCGAN for image data it fits (8x8 digits, 28x28 MNIST), MLP
-        otherwise (tables, 2-D points). On binarized digits the MLP default collapsed onto
+        two conv layers). "auto": DCGAN for image data it fits (8x8 digits, 28x28 MNIST: rows
+        given as 2-D images, or with ``image_shape``, or a square number of columns in [0, 1]),
+        MLP otherwise (tables, 2-D points). On binarized digits the MLP default collapsed onto
         one or two digit classes (recall 0.00 in the digit classifier's feature space) where
         DCGAN reached recall 0.84 in 40 s.
     discriminator : {"mlp", "dcgan"} or None
@@ -148,8 +149,10 @@ class GAN(GenerativeModel):
         it hurt: a DCGAN with 10 or 30 categories kept recall 0.00 / 0.11 against 0.76 without.
     lr_decay : float
         Share of the training steps at the end over which both learning rates fall linearly to
-        zero (0: constant rates). The last updates are then small, so samples settle onto the
-        modes instead of jittering around them.
+        zero (0: constant rates), planned over ``epochs``. The last updates are then small, so
+        samples settle onto the modes instead of jittering around them. Resuming continues the
+        schedule; resuming to a larger ``epochs`` plans the decay over the new total (the rates
+        rise again).
     epochs, batch_size
         Passes over the data (counted in discriminator batches) and rows per D step.
     snapshots : str or None
@@ -260,7 +263,11 @@ class GAN(GenerativeModel):
         if self.generator != "auto":
             return self.generator
         shape, L = self.image_shape_, len(self.conv_channels)
-        if shape is not None and not any(s % 2**L for s in shape):
+        # a square number of columns alone does not make a table an image: the rows must come
+        # as 2-D arrays, or with image_shape, or as flat pixels in [0, 1]
+        looks_like_image = (len(self.data_shape_) > 1 or self.image_shape is not None
+                            or self.tanh_)
+        if shape is not None and looks_like_image and not any(s % 2**L for s in shape):
             return "dcgan"
         return "mlp"
 
@@ -449,11 +456,17 @@ class GAN(GenerativeModel):
         steps_per_epoch = max(n // (B * self.n_critic), 1)  # drop_last: whole batches only
         total_steps = self.epochs * steps_per_epoch
         decay_steps = float(self.lr_decay) * total_steps
+        where = {"epoch": None, "first": 0}  # the epoch in progress and its first g_steps_
 
-        def set_lr():
-            # linear decay to zero over the last lr_decay share of the steps (a pure function
-            # of the step count, so resuming continues the same schedule)
-            left = total_steps - self.g_steps_
+        def set_lr(epoch):
+            # linear decay to zero over the last lr_decay share of the steps planned for
+            # `epochs`; the position is (epoch, step within it), so a resumed run continues
+            # the schedule (a larger `epochs` on resume plans the decay afresh over the new
+            # total). Set on every step, so a changed lr_g / lr_d or lr_decay=0 takes effect.
+            if where["epoch"] != epoch:
+                where["epoch"], where["first"] = epoch, self.g_steps_
+            t = epoch * steps_per_epoch + (self.g_steps_ - where["first"])
+            left = total_steps - t
             f = 1.0 if left >= decay_steps else max(left, 0) / decay_steps
             for opt, lr in ((self.opt_g_, self.lr_g), (self.opt_d_, self.lr_d)):
                 for group in opt.param_groups:
@@ -462,8 +475,7 @@ class GAN(GenerativeModel):
         def step(idx, epoch):
             # one generator step after n_critic discriminator steps, each on B rows of idx
             self.g_net_.train()
-            if decay_steps > 0:
-                set_lr()
+            set_lr(epoch)
             loss_d = []
             for chunk in idx.split(B):
                 chunk = chunk[: len(chunk) - len(chunk) % m]
