@@ -244,7 +244,7 @@ def _mode_metrics(model, data) -> dict:
     from .metrics import mode_coverage
 
     modes = datasets.known_modes(data)
-    if modes is None:
+    if modes is None or not getattr(type(model), "trains_on_rows", True):
         return {}
     classes = getattr(model, "classes_", None)
     y = None if classes is None else np.resize(classes, MODE_SAMPLES)
@@ -271,6 +271,19 @@ def _write_pictures(model, out: Path, train) -> None:
         path = viz.save_image_grid(samples, out / "samples.png", image_shape=shape,
                                    title="64 new samples")
         _print(f"sample grid: {path}")
+    elif train.X.ndim == 2 and train.X.shape[1] == 2 and getattr(type(model), "trains_on_rows",
+                                                                  True):
+        # 2-D points (ring, grid, moons, spirals, a 2-column table): samples over the data
+        known = datasets.known_modes(train)
+        y = None
+        if getattr(model, "classes_", None) is not None:
+            y = np.resize(model.classes_, 1000)
+        pts = _sample(model, 1000, y=y, seed=0).reshape(1000, 2)
+        path = viz.save_scatter(pts, out / "samples.png", title="1,000 new samples",
+                                reference=train.X[:2000],
+                                modes=None if known is None else known[0],
+                                radius=None if known is None else 3 * known[1])
+        _print(f"sample scatter plot: {path}")
 
 
 def _sample(model, n, *, y=None, seed=None, mean=False):

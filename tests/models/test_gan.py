@@ -371,6 +371,7 @@ def test_cli_trains_samples_and_evaluates_on_the_ring(tmp_path, capsys):
     assert "held-out sample metrics" in text and "frechet_distance" in text
     assert "mode coverage (2500 samples): " in text and "/8 modes" in text
     assert (tmp_path / "snaps" / "epoch_0001.png").is_file()
+    assert "sample scatter plot:" in text and (out / "samples.png").is_file()
     model = gl.load(out)
     assert model.pack == 2 and model.hidden_g == (16,) and model.epochs_trained_ == 1
     assert main(["sample", str(out), "-n", "7", "-o", str(tmp_path / "s.npy")]) == 0

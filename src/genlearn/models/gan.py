@@ -546,13 +546,7 @@ class GAN(GenerativeModel):
                                 title=f"epoch {epoch}")
             return
         y = None if self.classes_ is None else np.resize(self.classes_, 1000)
-        pts = self.sample(1000, y=y, seed=0)
-        plt = viz._pyplot()
-        fig, ax = plt.subplots(figsize=(4, 4))
-        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5)
-        ax.set_aspect("equal")
-        ax.set_title(f"epoch {epoch}", fontsize=9)
-        viz._save_figure(fig, path)
+        viz.save_scatter(self.sample(1000, y=y, seed=0), path, title=f"epoch {epoch}")
 
     # -- inference ------------------------------------------------------------------------
     @torch.no_grad()
