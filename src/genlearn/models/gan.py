@@ -52,9 +52,9 @@ log = logging.getLogger(__name__)
 LOSSES = ("ns", "wgan-gp", "hinge", "lsgan")
 # The one-hot category code enters the generator scaled by this much, against noise of unit
 # variance: each category is then a tight, separate cluster of inputs, so the generator can
-# send it to one mode. At scale 1 the generator ignored the code (8-30% of a category's samples
-# on its most common mode, i.e. chance, on the ring) and kept the bridges; at 30 every category
-# went to a single mode (seed 0 of the ring and the grid).
+# send it to one mode. On the ring (seed 0, 64 categories) a category put on average 17% of
+# its samples on its most common mode at scale 1 (chance: 12.5%; the bridges stayed) and 30%
+# at scale 4; at 10 and 30 every category went to a single mode, and 30 did so on the grid too.
 CODE_SCALE = 30.0
 EXPLODING = 1e6  # a loss this large means the game has diverged
 
