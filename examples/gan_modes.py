@@ -50,13 +50,10 @@ def main() -> None:
         print(f"{name}: {r['modes_captured']}/{r['n_modes']} modes, "
               f"{100 * r['high_quality']:.1f}% high quality, reverse KL {r['reverse_kl']:.3f} "
               f"({seconds:.0f} s)")
-        ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, color="tab:blue")
-        for c in modes:
-            ax.add_patch(plt.Circle(c, 3 * std, fill=False, color="tab:red", lw=0.8))
+        viz.draw_scatter(ax, samples, modes=modes, radius=3 * std)
         lim = np.abs(modes).max() + 1.0  # frame the modes; far-off samples fall outside
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
-        ax.set_aspect("equal")
         ax.set_title(f"{name}: {r['modes_captured']}/{r['n_modes']} modes, "
                      f"{100 * r['high_quality']:.0f}% high quality", fontsize=10)
     path = viz._save_figure(fig, Path(args.out) / "gan_modes.png")

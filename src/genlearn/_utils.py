@@ -150,3 +150,9 @@ def torch_generator(device, seed):
     else:
         gen.manual_seed(int(seed))
     return gen
+
+
+def strip_prefix(tensors: dict, prefix: str) -> dict:
+    """The entries of a checkpoint's tensor dict whose names start with ``prefix``, with the
+    prefix removed (``"g."`` -> the generator's own ``state_dict`` names)."""
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

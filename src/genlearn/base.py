@@ -78,6 +78,32 @@ class GenerativeModel(BaseEstimator):
     def _set_state(self, meta: dict, tensors: dict) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _fit_meta(self) -> dict:
+        """The JSON-able description of the data and the run that the epoch-trained models
+        (VAE, GAN, RBM, DBN) share in their checkpoints; ``classes_`` when the model has it."""
+        meta = {
+            "n_features_in_": self.n_features_in_,
+            "data_shape_": list(self.data_shape_),
+            "image_shape_": None if self.image_shape_ is None else list(self.image_shape_),
+            "epochs_trained_": self.epochs_trained_,
+            "history_": self.history_,
+            "stop_reason_": getattr(self, "stop_reason_", None),
+        }
+        if hasattr(self, "classes_"):
+            meta["classes_"] = None if self.classes_ is None else self.classes_.tolist()
+        return meta
+
+    def _set_fit_meta(self, meta: dict) -> None:
+        """The inverse of :meth:`_fit_meta`."""
+        self.n_features_in_ = int(meta["n_features_in_"])
+        self.data_shape_ = tuple(meta["data_shape_"])
+        self.image_shape_ = None if meta["image_shape_"] is None else tuple(meta["image_shape_"])
+        self.epochs_trained_ = int(meta["epochs_trained_"])
+        self.history_ = list(meta["history_"])
+        self.stop_reason_ = meta.get("stop_reason_")
+        if "classes_" in meta:
+            self.classes_ = None if meta["classes_"] is None else np.asarray(meta["classes_"])
+
     @property
     def data_shape(self) -> tuple[int, ...] | None:
         """Per-example shape of the training data (samples come back in this shape)."""

@@ -78,21 +78,28 @@ def save_scatter(points, path, title: str | None = None, modes=None,
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ValueError(f"a scatter plot needs (n, 2) points; got shape {pts.shape}")
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig, ax = _pyplot().subplots(figsize=(4.5, 4.5))
+    draw_scatter(ax, pts, modes=modes, radius=radius, reference=reference)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _save_figure(fig, path)
+
+
+def draw_scatter(ax, points, modes=None, radius: float | None = None, reference=None) -> None:
+    """Draw :func:`save_scatter`'s picture on a matplotlib axis (for figures of several)."""
+    from matplotlib.patches import Circle
+
+    pts = np.asarray(points, dtype=np.float64)
     if reference is not None:
         ref = np.asarray(reference, dtype=np.float64)
         ax.scatter(ref[:, 0], ref[:, 1], s=2, alpha=0.25, color="0.6", label="data")
     ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5, color="tab:blue", label="samples")
     if modes is not None and radius is not None:
         for c in np.asarray(modes, dtype=np.float64):
-            ax.add_patch(plt.Circle(c, radius, fill=False, color="tab:red", lw=0.8))
+            ax.add_patch(Circle(c, radius, fill=False, color="tab:red", lw=0.8))
     ax.set_aspect("equal")
     if reference is not None:
         ax.legend(loc="upper right", fontsize=7, markerscale=4)
-    if title:
-        ax.set_title(title, fontsize=9)
-    return _save_figure(fig, path)
 
 
 def save_training_curve(history: list[dict], path, keys: list[str] | None = None,

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._utils import check_int, check_n, torch_generator
+from .._utils import check_int, check_n, strip_prefix, torch_generator
 from ..base import GenerativeModel
 from ..registry import register
 from .rbm import RBM
@@ -199,10 +199,7 @@ class DBN(GenerativeModel):
 
     # -- checkpoints ----------------------------------------------------------------------
     def _get_state(self):
-        meta = {"n_features_in_": self.n_features_in_, "data_shape_": list(self.data_shape_),
-                "image_shape_": None if self.image_shape_ is None else list(self.image_shape_),
-                "epochs_trained_": self.epochs_trained_, "history_": self.history_,
-                "rbms": []}
+        meta = {**self._fit_meta(), "rbms": []}
         tensors = {}
         for i, rbm in enumerate(self.rbms_):
             m, t = rbm._get_state()
@@ -217,13 +214,7 @@ class DBN(GenerativeModel):
         self.rbms_ = []
         for i, m in enumerate(meta["rbms"]):
             rbm = self._layer_model(i)
-            prefix = f"layer{i}."
-            rbm._set_state(m, {k[len(prefix):]: v for k, v in tensors.items()
-                               if k.startswith(prefix)})
+            rbm._set_state(m, strip_prefix(tensors, f"layer{i}."))
             self.rbms_.append(rbm)
-        self.n_features_in_ = int(meta["n_features_in_"])
-        self.data_shape_ = tuple(meta["data_shape_"])
-        self.image_shape_ = None if meta["image_shape_"] is None else tuple(meta["image_shape_"])
-        self.epochs_trained_ = int(meta["epochs_trained_"])
-        self.history_ = list(meta["history_"])
+        self._set_fit_meta(meta)
         self.is_fitted_ = True

@@ -39,6 +39,7 @@ from .._utils import (
     check_labels,
     check_n,
     resolve_device,
+    strip_prefix,
     torch_generator,
 )
 from ..base import GenerativeModel
@@ -606,17 +607,7 @@ class GAN(GenerativeModel):
 
     # -- checkpoints ----------------------------------------------------------------------
     def _get_state(self):
-        meta = {
-            "n_features_in_": self.n_features_in_,
-            "data_shape_": list(self.data_shape_),
-            "image_shape_": None if self.image_shape_ is None else list(self.image_shape_),
-            "classes_": None if self.classes_ is None else self.classes_.tolist(),
-            "tanh_": self.tanh_,
-            "epochs_trained_": self.epochs_trained_,
-            "g_steps_": self.g_steps_,
-            "history_": self.history_,
-            "stop_reason_": getattr(self, "stop_reason_", None),
-        }
+        meta = {**self._fit_meta(), "tanh_": self.tanh_, "g_steps_": self.g_steps_}
         tensors = {"center": torch.as_tensor(self.center_), "scale": torch.as_tensor(self.scale_),
                    "loss_steps": torch.as_tensor(self.loss_steps_, dtype=torch.float64)}
         for prefix, module in (("g", self.g_net_), ("d", self.d_net_), ("g_ema", self.g_ema_)):
@@ -629,27 +620,18 @@ class GAN(GenerativeModel):
 
     def _set_state(self, meta, tensors) -> None:
         self.device_ = resolve_device(self.device)
-        self.n_features_in_ = int(meta["n_features_in_"])
-        self.data_shape_ = tuple(meta["data_shape_"])
-        self.image_shape_ = None if meta["image_shape_"] is None else tuple(meta["image_shape_"])
-        self.classes_ = None if meta["classes_"] is None else np.asarray(meta["classes_"])
+        self._set_fit_meta(meta)
         self.tanh_ = bool(meta["tanh_"])
-        self.epochs_trained_ = int(meta["epochs_trained_"])
         self.g_steps_ = int(meta["g_steps_"])
-        self.history_ = list(meta["history_"])
-        self.stop_reason_ = meta.get("stop_reason_")
         self.center_ = tensors["center"].double().numpy()
         self.scale_ = tensors["scale"].double().numpy()
         self.loss_steps_ = tensors["loss_steps"].double().numpy().reshape(-1, 2)
         self._build()
         for prefix, module in (("g", self.g_net_), ("d", self.d_net_), ("g_ema", self.g_ema_)):
-            part = {k[len(prefix) + 1:]: v for k, v in tensors.items()
-                    if k.startswith(prefix + ".")}
-            module.load_state_dict(part, strict=True)
+            module.load_state_dict(strip_prefix(tensors, prefix + "."), strict=True)
         for prefix, opt in (("opt_g", self.opt_g_), ("opt_d", self.opt_d_)):
-            part = {k[len(prefix) + 1:]: v for k, v in tensors.items()
-                    if k.startswith(prefix + ".")}
-            opt.load_state_dict(unflatten_optimizer(meta[prefix], part))
+            opt.load_state_dict(unflatten_optimizer(meta[prefix],
+                                                    strip_prefix(tensors, prefix + ".")))
         self.g_net_.eval()
         self.is_fitted_ = True
 

@@ -857,26 +857,14 @@ class RBM(GenerativeModel):
 
     # -- checkpoints ----------------------------------------------------------------------
     def _get_state(self):
-        meta = {
-            "n_features_in_": self.n_features_in_,
-            "data_shape_": list(self.data_shape_),
-            "image_shape_": None if self.image_shape_ is None else list(self.image_shape_),
-            "group_sizes_": None if self.group_sizes_ is None else list(self.group_sizes_),
-            "epochs_trained_": self.epochs_trained_,
-            "history_": self.history_,
-            "stop_reason_": getattr(self, "stop_reason_", None),
-        }
+        meta = {**self._fit_meta(),
+                "group_sizes_": None if self.group_sizes_ is None else list(self.group_sizes_)}
         return meta, {k: v.detach().cpu().contiguous() for k, v in self._state_tensors().items()}
 
     def _set_state(self, meta, tensors) -> None:
         self.device_ = resolve_device(self.device)
-        self.n_features_in_ = int(meta["n_features_in_"])
-        self.data_shape_ = tuple(meta["data_shape_"])
-        self.image_shape_ = None if meta["image_shape_"] is None else tuple(meta["image_shape_"])
+        self._set_fit_meta(meta)
         self.group_sizes_ = None if meta["group_sizes_"] is None else tuple(meta["group_sizes_"])
-        self.epochs_trained_ = int(meta["epochs_trained_"])
-        self.history_ = list(meta["history_"])
-        self.stop_reason_ = meta.get("stop_reason_")
         expected = (self.n_features_in_ + 1, self.n_hidden + 1)
         if tuple(tensors["theta"].shape) != expected:
             raise ValueError(f"checkpoint weights theta have shape "

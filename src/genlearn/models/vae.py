@@ -34,6 +34,7 @@ from .._utils import (
     check_labels,
     check_n,
     resolve_device,
+    strip_prefix,
     torch_generator,
 )
 from ..base import GenerativeModel
@@ -640,15 +641,7 @@ class VAE(GenerativeModel):
 
     # -- checkpoints ----------------------------------------------------------------------
     def _get_state(self):
-        meta = {
-            "n_features_in_": self.n_features_in_,
-            "data_shape_": list(self.data_shape_),
-            "image_shape_": None if self.image_shape_ is None else list(self.image_shape_),
-            "classes_": None if self.classes_ is None else self.classes_.tolist(),
-            "epochs_trained_": self.epochs_trained_,
-            "history_": self.history_,
-            "stop_reason_": getattr(self, "stop_reason_", None),
-        }
+        meta = self._fit_meta()
         tensors = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
         opt_meta, opt_tensors = flatten_optimizer(self.optimizer_.state_dict())
         meta["optimizer"] = opt_meta
@@ -657,16 +650,9 @@ class VAE(GenerativeModel):
 
     def _set_state(self, meta, tensors) -> None:
         self.device_ = resolve_device(self.device)
-        self.n_features_in_ = int(meta["n_features_in_"])
-        self.data_shape_ = tuple(meta["data_shape_"])
-        self.image_shape_ = None if meta["image_shape_"] is None else tuple(meta["image_shape_"])
-        self.classes_ = None if meta["classes_"] is None else np.asarray(meta["classes_"])
-        self.epochs_trained_ = int(meta["epochs_trained_"])
-        self.history_ = list(meta["history_"])
-        self.stop_reason_ = meta.get("stop_reason_")
+        self._set_fit_meta(meta)
         self._build()
-        weights = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        self.net_.load_state_dict(weights, strict=True)
+        self.net_.load_state_dict(strip_prefix(tensors, "net."), strict=True)
         self.net_.to(self.device_).eval()
         self.optimizer_.load_state_dict(unflatten_optimizer(meta["optimizer"], tensors))
         self.is_fitted_ = True
