@@ -246,9 +246,8 @@ def _mode_metrics(model, data) -> dict:
     modes = datasets.known_modes(data)
     if modes is None or not getattr(type(model), "trains_on_rows", True):
         return {}
-    classes = getattr(model, "classes_", None)
-    y = None if classes is None else np.resize(classes, MODE_SAMPLES)
-    fake = _sample(model, MODE_SAMPLES, y=y, seed=0).reshape(MODE_SAMPLES, -1)
+    fake = _sample(model, MODE_SAMPLES, y=_every_class(model, MODE_SAMPLES), seed=0)
+    fake = fake.reshape(MODE_SAMPLES, -1)
     r = mode_coverage(fake, *modes)
     return {k: r[k] for k in ("modes_captured", "n_modes", "high_quality", "reverse_kl",
                               "spread")}
@@ -264,10 +263,7 @@ def _write_pictures(model, out: Path, train) -> None:
         _print(f"training curve: {path}")
     shape = getattr(model, "image_shape_", None)
     if shape is not None:
-        y = None
-        if getattr(model, "classes_", None) is not None:
-            y = np.resize(model.classes_, 64)
-        samples = _sample(model, 64, y=y, seed=0, mean=True)
+        samples = _sample(model, 64, y=_every_class(model, 64), seed=0, mean=True)
         path = viz.save_image_grid(samples, out / "samples.png", image_shape=shape,
                                    title="64 new samples")
         _print(f"sample grid: {path}")
@@ -275,15 +271,18 @@ def _write_pictures(model, out: Path, train) -> None:
                                                                   True):
         # 2-D points (ring, grid, moons, spirals, a 2-column table): samples over the data
         known = datasets.known_modes(train)
-        y = None
-        if getattr(model, "classes_", None) is not None:
-            y = np.resize(model.classes_, 1000)
-        pts = _sample(model, 1000, y=y, seed=0).reshape(1000, 2)
+        pts = _sample(model, 1000, y=_every_class(model, 1000), seed=0).reshape(1000, 2)
         path = viz.save_scatter(pts, out / "samples.png", title="1,000 new samples",
                                 reference=train.X[:2000],
                                 modes=None if known is None else known[0],
                                 radius=None if known is None else 3 * known[1])
         _print(f"sample scatter plot: {path}")
+
+
+def _every_class(model, n: int):
+    """n labels cycling through a conditional model's classes; None for other models."""
+    classes = getattr(model, "classes_", None)
+    return None if classes is None else np.resize(classes, n)
 
 
 def _sample(model, n, *, y=None, seed=None, mean=False):
@@ -310,11 +309,7 @@ def cmd_sample(args) -> int:
     suffix = path.suffix.lower()
     if suffix not in (".png", ".npy", ".csv"):
         raise ValueError(f"-o {path}: use a .png (image grid), .npy or .csv file name")
-    y = None
-    if args.label is not None:
-        y = _scalar(args.label)
-    elif getattr(model, "classes_", None) is not None:
-        y = np.resize(model.classes_, args.n)
+    y = _scalar(args.label) if args.label is not None else _every_class(model, args.n)
     mean = args.mean if args.mean is not None else suffix == ".png"
     samples = _sample(model, args.n, y=y, seed=args.seed, mean=mean)
     if suffix == ".png":
