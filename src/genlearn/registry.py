@@ -16,6 +16,9 @@ def register(name: str):
         key = name.lower()
         if key in _MODELS and _MODELS[key] is not cls:
             raise ValueError(f"model name {key!r} is already registered to {_MODELS[key].__name__}")
+        from .base import check_capabilities
+
+        check_capabilities(cls)  # a registered model declares what it can do
         _MODELS[key] = cls
         cls._registry_name = key
         return cls

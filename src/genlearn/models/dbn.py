@@ -43,6 +43,12 @@ class DBN(GenerativeModel):
         As :class:`~genlearn.RBM`, shared by every layer.
     """
 
+    input_kind = "rows"
+    conditional = False
+    has_likelihood = False
+    resumable = True
+    epoch_trained = True
+
     def __init__(self, layers=(500, 500, 2000), visible="bernoulli", groups=None,
                  sigma="learned", training="pcd", k=1, n_chains=20, lr=0.01, momentum=0.9,
                  weight_decay=1e-4, batch_size=20, epochs=50, lr_schedule="linear",

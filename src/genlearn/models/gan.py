@@ -168,6 +168,12 @@ class GAN(GenerativeModel):
         Show a progress bar.
     """
 
+    input_kind = "rows"
+    conditional = True
+    has_likelihood = False
+    resumable = True
+    epoch_trained = True
+
     def __init__(self, generator="auto", discriminator=None, loss="ns", latent_dim=8,
                  hidden_g=(256, 256, 256), hidden_d=(256, 256, 256), conv_channels=(64, 128),
                  lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1, gradient_penalty=None,

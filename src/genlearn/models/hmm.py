@@ -90,6 +90,11 @@ class HMM(GenerativeModel):
     """
 
     trains_on_rows = False  # it learns from sequences, not from the rows of a table
+    input_kind = "sequences"
+    conditional = False
+    has_likelihood = True
+    resumable = False
+    epoch_trained = False
 
     def __init__(self, n_states=4, emission="categorical", covariance_type="diag",
                  n_symbols=None, n_mix=1, n_iter=100, tol=1e-4, n_init=1, init="kmeans",

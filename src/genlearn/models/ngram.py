@@ -235,6 +235,11 @@ class NGram(GenerativeModel):
     """
 
     trains_on_rows = False  # it learns from symbol sequences (genlearn text train --model ngram)
+    input_kind = "sequences"
+    conditional = False
+    has_likelihood = True
+    resumable = False
+    epoch_trained = False
 
     def __init__(self, order=5, smoothing="kneser-ney", discount=0.75, k=1.0, n_symbols=None,
                  seed=0, verbose=True):

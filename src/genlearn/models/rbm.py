@@ -92,6 +92,12 @@ class RBM(GenerativeModel):
     verbose : bool
     """
 
+    input_kind = "rows"
+    conditional = False
+    has_likelihood = True
+    resumable = True
+    epoch_trained = True
+
     def __init__(self, n_hidden=20, visible="bernoulli", groups=None, sigma="learned",
                  training="pcd", k=1, n_chains=20, n_temperatures=10, lr=0.01, momentum=0.9,
                  weight_decay=1e-4, batch_size=20, epochs=200, lr_schedule="linear",

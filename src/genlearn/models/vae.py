@@ -217,6 +217,12 @@ class VAE(GenerativeModel):
         Show a progress bar.
     """
 
+    input_kind = "rows"
+    conditional = True
+    has_likelihood = True
+    resumable = True
+    epoch_trained = True
+
     def __init__(self, latent_dim=16, hidden=(256, 256), architecture="mlp", conv_channels=(32, 64),
                  likelihood="bernoulli", gaussian_variance="decoder", min_std=1e-3,
                  activation="relu", beta=1.0, warmup_epochs=0, objective="elbo", train_samples=1,
