@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -49,6 +50,30 @@ def check_array(X, *, name: str = "X", n_features: int | None = None, domain: st
                          f"{flat.max():g}); the Bernoulli likelihood needs data in [0, 1]: "
                          "rescale or binarize it, or use likelihood='gaussian'")
     return flat, shape
+
+
+def resolve_image_shape(data_shape: tuple[int, ...],
+                        image_shape=None) -> tuple[int, int] | None:
+    """The (H, W) of image data, one rule for every model.
+
+    ``image_shape`` (the hyperparameter) wins when given and must match the feature count;
+    otherwise examples of shape (H, W) or (1, H, W) are images, and so are flat examples with
+    a square number (>= 16) of features (8x8 digits, 28x28 MNIST); anything else is not.
+    """
+    n = int(np.prod(data_shape))
+    if image_shape is not None:
+        shape = (int(image_shape[0]), int(image_shape[1]))
+        if shape[0] * shape[1] != n:
+            raise ValueError(f"image_shape {shape} does not match {n} features")
+        return shape
+    if len(data_shape) == 2:
+        return (int(data_shape[0]), int(data_shape[1]))
+    if len(data_shape) == 3 and data_shape[0] == 1:
+        return (int(data_shape[1]), int(data_shape[2]))
+    side = math.isqrt(n)
+    if len(data_shape) == 1 and side * side == n and side >= 4:
+        return (side, side)
+    return None
 
 
 def check_n(n, name: str = "n") -> int:
