@@ -1,0 +1,163 @@
+"""Molecules as token sequences: SMILES (atom-level regex) or SELFIES, and their vocabulary.
+
+SMILES tokens follow the atom-level scheme of Schwaller et al. (2019, "Molecular
+Transformer"): a bracket atom (``[nH]``, ``[C@@H]``, ``[O-]``) is one token, so are the
+two-letter organic-subset elements ``Cl`` and ``Br``, a two-digit ring-bond label ``%nn``, and
+every other character (atoms, bonds, branches, ring-bond digits). ``"".join(tokens)`` gives the
+string back exactly. SELFIES (Krenn et al. 2020) tokens are its bracketed symbols, split by the
+``selfies`` package; any SELFIES string decodes to a valid molecule.
+
+A representation is a strategy object (:class:`SmilesRepr`, :class:`SelfiesRepr`) with
+``tokenize(smiles) -> list[str]`` and ``to_smiles(tokens) -> str | None``; ``REPRESENTATIONS``
+maps the names the CLI takes to them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import numpy as np
+
+from ._chem import require
+
+__all__ = ["REPRESENTATIONS", "SelfiesRepr", "SmilesRepr", "Vocabulary", "get_repr",
+           "tokenize_smiles"]
+
+# bracket atom | %nn ring label | Cl | Br | any other single character
+_SMILES_TOKEN = re.compile(r"\[[^\[\]]+\]|%\d\d|Cl|Br|.", re.DOTALL)
+
+
+def tokenize_smiles(smiles: str) -> list[str]:
+    """Split a SMILES string into atom-level tokens (``"".join`` gives it back)."""
+    if not isinstance(smiles, str):
+        raise ValueError(f"a SMILES must be a string; got {type(smiles).__name__}")
+    return _SMILES_TOKEN.findall(smiles)
+
+
+class SmilesRepr:
+    """SMILES strings, atom-level tokens."""
+
+    name = "smiles"
+
+    def tokenize(self, smiles: str) -> list[str]:
+        return tokenize_smiles(smiles)
+
+    def to_smiles(self, tokens) -> str | None:
+        return "".join(tokens)
+
+
+class SelfiesRepr:
+    """SELFIES strings (the ``selfies`` package), one token per bracketed symbol."""
+
+    name = "selfies"
+
+    def __init__(self):
+        self._sf = require("selfies")
+
+    def tokenize(self, smiles: str) -> list[str]:
+        """SELFIES tokens of ``smiles``; raises ``ValueError`` if selfies cannot encode it."""
+        try:
+            s = self._sf.encoder(smiles, strict=True)
+        except Exception as exc:  # selfies raises its own EncoderError
+            raise ValueError(f"selfies cannot encode {smiles!r}: {exc}") from None
+        if s is None:
+            raise ValueError(f"selfies cannot encode {smiles!r}")
+        return list(self._sf.split_selfies(s))
+
+    def to_smiles(self, tokens) -> str | None:
+        try:
+            return self._sf.decoder("".join(tokens))
+        except Exception:  # a malformed symbol (only possible with hand-made tokens)
+            return None
+
+
+REPRESENTATIONS = {"smiles": SmilesRepr, "selfies": SelfiesRepr}
+
+
+def get_repr(name: str):
+    """The representation called ``name`` (``"smiles"`` or ``"selfies"``)."""
+    if name not in REPRESENTATIONS:
+        raise ValueError(f"unknown molecule representation {name!r}; choose one of "
+                         f"{', '.join(REPRESENTATIONS)}")
+    return REPRESENTATIONS[name]()
+
+
+class Vocabulary:
+    """Token <-> id map with an end-of-sequence symbol (id 0) and a begin symbol (id 1).
+
+    Tokens get ids 2.. in order of decreasing training frequency (ties alphabetical), so the
+    same data always gives the same ids. ``encode`` appends the end symbol; ``len(vocab)`` is
+    the ``n_symbols`` of a sequence model. JSON-serialisable (``to_dict``/``from_dict``), so a
+    checkpoint carries it in its config.
+    """
+
+    EOS, BOS = "<eos>", "<bos>"
+    eos_id, bos_id = 0, 1
+
+    def __init__(self, tokens):
+        tokens = list(tokens)
+        for t in tokens:
+            if not isinstance(t, str) or not t:
+                raise ValueError(f"vocabulary tokens must be non-empty strings; got {t!r}")
+            if t in (self.EOS, self.BOS):
+                raise ValueError(f"{t!r} is reserved for the vocabulary's special symbols")
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("vocabulary tokens must be distinct")
+        self.tokens = [self.EOS, self.BOS, *tokens]
+        self._ids = {t: i for i, t in enumerate(self.tokens)}
+
+    @classmethod
+    def build(cls, token_lists) -> Vocabulary:
+        """The vocabulary of every token in ``token_lists`` (an iterable of token lists)."""
+        counts = Counter()
+        for toks in token_lists:
+            counts.update(toks)
+        if not counts:
+            raise ValueError("cannot build a vocabulary from no tokens")
+        return cls(sorted(counts, key=lambda t: (-counts[t], t)))
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, token) -> bool:
+        return token in self._ids
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocabulary) and self.tokens == other.tokens
+
+    def encode(self, tokens, *, bos: bool = False) -> np.ndarray:
+        """Ids of ``tokens`` followed by the end symbol (and preceded by BOS if ``bos``)."""
+        try:
+            ids = [self._ids[t] for t in tokens]
+        except KeyError as exc:
+            raise ValueError(f"token {exc.args[0]!r} is not in the vocabulary of "
+                             f"{len(self)} symbols") from None
+        return np.array(([self.bos_id] if bos else []) + ids + [self.eos_id], dtype=np.int64)
+
+    def decode(self, ids) -> list[str] | None:
+        """Tokens up to the first end symbol; ``None`` if there is no end symbol or a special
+        symbol stands inside the molecule (the sample is then incomplete, not a molecule)."""
+        out = []
+        for i in np.asarray(ids).reshape(-1).tolist():
+            if i == self.eos_id:
+                return out
+            if i == self.bos_id and not out:
+                continue  # a leading BOS is the prompt, not part of the molecule
+            if i < 2 or i >= len(self.tokens):
+                return None
+            out.append(self.tokens[i])
+        return None
+
+    def to_dict(self) -> dict:
+        return {"tokens": self.tokens[2:]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Vocabulary:
+        if not isinstance(d, dict) or not isinstance(d.get("tokens"), list):
+            raise ValueError("a vocabulary record needs a 'tokens' list")
+        return cls(d["tokens"])
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
