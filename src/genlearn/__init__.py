@@ -16,6 +16,15 @@ from .io import CheckpointError, load
 from .models import DBN, GAN, HMM, RBM, VAE, NGram
 from .training import NonFiniteLossError
 
+try:  # the tabular synthesizer needs pandas (pip install genlearn[tables])
+    from .tabular import TabularSynthesizer
+except ImportError as _exc:  # pragma: no cover - only without pandas
+    if getattr(_exc, "name", None) != "pandas":
+        raise
+
+    def TabularSynthesizer(*args, **kwargs):  # noqa: N802 - stands in for the class
+        raise ImportError("TabularSynthesizer needs pandas: pip install genlearn[tables]")
+
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
@@ -24,6 +33,7 @@ __all__ = [
     "HMM",
     "NGram",
     "RBM",
+    "TabularSynthesizer",
     "VAE",
     "CheckpointError",
     "GenerativeModel",
