@@ -86,8 +86,26 @@ class _Clock:
         return self.now
 
 
-class _EpochModel(GenerativeModel):
+class _Unsaved(GenerativeModel):
+    """A model of rows for compare, which never saves it."""
+
+    input_kind, conditional, has_likelihood, resumable, epoch_trained = (
+        "rows", False, False, False, False)
+
+    def sample(self, n, *, seed=None):
+        raise NotImplementedError
+
+    def _get_state(self):
+        raise NotImplementedError
+
+    def _set_state(self, meta, tensors):
+        raise NotImplementedError
+
+
+class _EpochModel(_Unsaved):
     """Each epoch advances a fake clock by ``seconds_per_epoch``; fit(resume=True) continues."""
+
+    resumable = epoch_trained = True
 
     def __init__(self, epochs=1, seconds_per_epoch=0.1, clock=None, stop_at=None):
         self.epochs = epochs
@@ -164,7 +182,7 @@ def test_bad_input_is_a_clear_error(tmp_path, cache):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-class _Copycat(GenerativeModel):
+class _Copycat(_Unsaved):
     """Samples are training rows: the perfect memoriser (and it defines no likelihood)."""
 
     def __init__(self, seed=0):
@@ -178,7 +196,7 @@ class _Copycat(GenerativeModel):
         return self.X_[np.random.default_rng(seed).choice(len(self.X_), n)]
 
 
-class _Refuser(GenerativeModel):
+class _Refuser(_Unsaved):
     def fit(self, X):
         raise ValueError("refuser needs data with exactly 3 columns\nsecond line")
 

@@ -11,6 +11,9 @@ import numpy as np
 
 from .io import atomic_path
 
+REPORT_FORMAT = "genlearn-compare"
+REPORT_FILE = "results.json"  # written last: its presence marks a finished report
+
 # (record key, column title, better) for the table and the bar chart
 METRICS = (
     ("frechet_distance", "Fréchet ↓", "lower"),
@@ -186,9 +189,7 @@ def write(out: Path, rows: list[dict], settings: dict, models: dict, ctx: dict, 
     pictures.append("metrics.png")
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(_markdown(rows, settings, ctx["notes"], pictures))
-    from .compare import REPORT_FORMAT
-
-    with atomic_path(out / "results.json") as tmp:
+    with atomic_path(out / REPORT_FILE) as tmp:
         tmp.write_text(json.dumps({"format": REPORT_FORMAT, "version": 1, "settings": settings,
                                    "records": rows}, indent=2, default=_json_default))
 

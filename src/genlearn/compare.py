@@ -27,7 +27,6 @@ machine's speed and so are not bit-for-bit repeatable; ``epochs`` runs are.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import json
 import logging
@@ -40,13 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets, registry
+from . import _compare_report, datasets, registry
+from ._compare_report import REPORT_FILE, REPORT_FORMAT
 from ._version import __version__
 
 log = logging.getLogger(__name__)
 
-REPORT_FORMAT = "genlearn-compare"
-REPORT_FILE = "results.json"
 FLOOR_NAME = "real data (floor)"
 COLUMNS = ("model", "status", "reason", "log_likelihood", "log_likelihood_se", "estimator",
            "frechet_distance", "precision", "recall", "density", "coverage", "c2st_accuracy",
@@ -135,8 +133,7 @@ def _load(data, binarize, split, seed):
 
 # -- training under a budget ----------------------------------------------------------------------
 def _can_chunk(model) -> bool:
-    return ("epochs" in model.get_params()
-            and "resume" in inspect.signature(model.fit).parameters)
+    return type(model).resumable and "epochs" in model.get_params()
 
 
 def _train(model, X, budget: float | None, epochs: int | None,
@@ -313,10 +310,10 @@ def compare(data="digits", models=None, *, budget="60s", epochs: int | None = No
     built, records = {}, {}
     for name in names:
         model = _build(name, params.get(name, {}), train, seed, verbose)  # bad params: raise now
-        if not getattr(type(model), "trains_on_rows", True):
+        if type(model).input_kind != "rows":
             records[name] = _empty_record(
                 name, "cannot run", f"{type(model).__name__} trains on sequences, not on the "
-                "rows of a table or images (trains_on_rows=False)")
+                "rows of a table or images (input_kind='sequences')")
         else:
             built[name] = model
     if not built:
@@ -371,8 +368,6 @@ def compare(data="digits", models=None, *, budget="60s", epochs: int | None = No
     rows = [records[name] for name in names] + [floor]
 
     if out is not None:
-        from . import _compare_report
-
         settings = {"data": what, "n_train": len(train), "n_test": len(test), "budget_s": seconds,
                     "epochs": epochs, "seed": seed, "n_samples": n, "k": k,
                     "features": space.describe(), "params": params,
@@ -404,73 +399,3 @@ def _as_output(rows: list[dict], as_frame: bool | None):
             raise
         return rows
     return pd.DataFrame(rows, columns=list(COLUMNS))
-
-
-# -- command line -------------------------------------------------------------------------------
-def add_subparser(sub) -> None:
-    """Add ``genlearn compare`` to the command line's sub-commands."""
-    p = sub.add_parser("compare", help="train several models under one budget and compare them "
-                       "on held-out data (report.md + PNGs)")
-    p.add_argument("--data", default="digits", help="data set name or file (default digits)")
-    p.add_argument("--models", default=None, help="comma-separated model names (default: every "
-                   "registered model)")
-    p.add_argument("--budget", default=None, help="training time per model: 120s, 2m, 1h "
-                   "(default 60s unless --epochs is given)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs per model (with --budget: "
-                   "at most this many)")
-    p.add_argument("--out", default=None, help="report folder (default reports/DATA)")
-    p.add_argument("--force", action="store_true", help="write into an existing folder that "
-                   "is not a report")
-    p.add_argument("--config", default=None, help="JSON/YAML file of hyperparameters per model: "
-                   '{"vae": {"latent_dim": 8}}')
-    p.add_argument("--no-binarize", dest="binarize", action="store_false", default="auto",
-                   help="keep grey levels (default: binarize images in [0, 1])")
-    p.add_argument("--split", type=_split_arg, default="auto", help="training fraction "
-                   "(default: the official split where there is one, e.g. MNIST, else 0.8)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the split, models, samples")
-    p.add_argument("--samples", type=int, default=None, help="samples per model (default "
-                   "min(train rows, max(test rows, 1000)))")
-    p.add_argument("--feature-cache", default=None, help="folder of the cached feature "
-                   "classifier (default ~/.cache/genlearn/features)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run_cli)
-
-
-def _split_arg(text: str):
-    if text in ("auto", "official"):
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("--split takes a training fraction such as 0.8, or "
-                                         "auto") from None
-
-
-def run_cli(args) -> int:
-    from .cli import _read_config_file
-
-    params = _read_config_file(args.config) if args.config else None
-    budget = args.budget if args.budget is not None else (None if args.epochs else "60s")
-    name = Path(str(args.data)).stem if args.data else "data"
-    out = Path(args.out) if args.out else Path("reports") / name
-    rows = compare(args.data, args.models, budget=budget, epochs=args.epochs, out=out,
-                   force=args.force, params=params, binarize=args.binarize, split=args.split,
-                   seed=args.seed, n_samples=args.samples, feature_cache=args.feature_cache,
-                   verbose=not args.quiet, as_frame=False)
-    head = f"{'model':<20} {'log-lik':>9} {'Fréchet':>9} {'prec':>6} {'recall':>6} " \
-           f"{'memo':>6} {'train s':>8}"
-    print(head, flush=True)
-    for r in rows:
-        if r["status"] in ("ok", "floor"):
-            print(f"{r['model']:<20} {_fmt(r['log_likelihood'], 2):>9} "
-                  f"{_fmt(r['frechet_distance'], 2):>9} {_fmt(r['precision']):>6} "
-                  f"{_fmt(r['recall']):>6} {_fmt(r['memorisation_share']):>6} "
-                  f"{_fmt(r['train_time_s'], 1):>8}", flush=True)
-        else:
-            print(f"{r['model']:<20} {r['status']}: {r['reason']}", flush=True)
-    print(f"wrote {out / 'report.md'} (and samples.png, metrics.png, results.json)", flush=True)
-    return 0
-
-
-def _fmt(value, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"

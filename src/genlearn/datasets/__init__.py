@@ -13,7 +13,7 @@ generated 2-D sets (:func:`toy2d`), and the user's files (:func:`load_file`).
 """
 
 from ._core import Dataset
-from ._load import available, load
+from ._load import absolute_source, available, load
 from .digits import load_digits
 from .files import load_file
 from .mnist import DatasetNotAvailableError, UnsafePickleError, load_mnist
@@ -24,6 +24,7 @@ __all__ = [
     "Dataset",
     "DatasetNotAvailableError",
     "UnsafePickleError",
+    "absolute_source",
     "available",
     "known_modes",
     "load",

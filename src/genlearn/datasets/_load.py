@@ -103,6 +103,17 @@ def _resolve(name) -> tuple[str, _Source | None, Path | None]:
     return str(name), None, file
 
 
+def absolute_source(name):
+    """``name`` as stored in a checkpoint: a registered name as it is, a path made absolute
+    (resolved), so the data can be found again from another working directory."""
+    if isinstance(name, str) and name.strip().lower() in _SOURCES:
+        return name
+    if not isinstance(name, (str, os.PathLike)):
+        return name
+    text = str(name)
+    return str(Path(text).expanduser().resolve()) if Path(text).expanduser().exists() else text
+
+
 def load(name: str | os.PathLike, *, binarize: bool | str = False, threshold: float = 0.5,
          split: float | str | None = "auto", seed: int = 0, n_samples: int | None = None,
          cache_dir: str | os.PathLike | None = None, path: str | os.PathLike | None = None,

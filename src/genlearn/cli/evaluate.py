@@ -1,0 +1,54 @@
+"""``genlearn evaluate CHECKPOINT``: held-out log-likelihood and the other metrics of a model on
+the split it was trained with (or another data set)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from ._common import (
+    add_data_flags,
+    add_device_flag,
+    data_spec,
+    load_checkpoint,
+    load_data,
+    mode_metrics,
+    say,
+)
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="held-out log-likelihood and other metrics")
+    p.add_argument("checkpoint")
+    add_data_flags(p)
+    p.add_argument("-k", type=int, default=None, help="importance samples (VAE)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    add_device_flag(p)
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args) -> int:
+    cfg, model = load_checkpoint(args.checkpoint, args.device)
+    spec = data_spec(args, None, cfg.get("data"))
+    if args.k is not None and "iw_samples" in model.get_params():
+        model.set_params(iw_samples=args.k)
+    _, test = load_data(spec)
+    labels = test.y if getattr(model, "classes_", None) is not None else None
+    t0 = time.perf_counter()
+    metrics = model.evaluate(test.X, labels)
+    metrics.update(mode_metrics(model, test))
+    metrics["seconds"] = round(time.perf_counter() - t0, 3)
+    metrics["data"] = spec["data"]
+    if args.json:  # NaN / inf (e.g. spread with no high-quality sample) are not JSON: null
+        say(json.dumps({k: None if isinstance(v, float) and not np.isfinite(v) else v
+                        for k, v in metrics.items()}, indent=2))
+        return 0
+    say(f"{type(model).__name__} {args.checkpoint} on {spec['data']} held-out split "
+        f"({metrics['n']} examples)")
+    for key, value in metrics.items():
+        if key in ("n", "data"):
+            continue
+        say(f"  {key:<16} {value:.4f}" if isinstance(value, float) else f"  {key:<16} {value}")
+    return 0
