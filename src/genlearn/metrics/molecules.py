@@ -34,6 +34,7 @@ from collections import Counter
 
 import numpy as np
 
+from .._threads import use_threads
 from ..molecules._chem import chem, require
 from ..molecules._filters import ALLOWED_ELEMENTS, MCF_SMARTS
 from ..molecules.properties import logp, mol_weight, qed, sa_score
@@ -249,8 +250,9 @@ def chemnet_stats(smiles) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"FCD needs at least 2 valid molecules; got {len(smiles)}")
     if _CHEMNET is None:
         _CHEMNET = fcd_pkg.load_ref_model()
-    with warnings.catch_warnings():  # fcd calls numpy's deprecated row_stack
-        warnings.simplefilter("ignore", DeprecationWarning)
+    # a few molecules are a small LSTM pass: one thread (threads only contend for cores)
+    with warnings.catch_warnings(), use_threads(1 if len(smiles) < 1000 else None):
+        warnings.simplefilter("ignore", DeprecationWarning)  # fcd calls numpy's row_stack
         act = fcd_pkg.get_predictions(_CHEMNET, smiles, n_jobs=0, device="cpu")
     return act.mean(0).astype(np.float64), np.cov(act.T.astype(np.float64))
 
