@@ -197,9 +197,9 @@ def test_lr_decay_falls_linearly_to_zero_over_the_last_share():
     assert model.opt_g_.param_groups[0]["lr"] == 5e-4
     assert model.opt_d_.param_groups[0]["lr"] == 2e-3
     with pytest.raises(ValueError, match="lr_decay"):
-        tiny(lr_decay=1.5)
+        tiny(lr_decay=1.5).fit(X)
     with pytest.raises(ValueError, match="latent_categories"):
-        tiny(latent_categories=-1)
+        tiny(latent_categories=-1).fit(X)
 
 
 def test_dcgan_on_digit_images_and_snapshots(tmp_path, binary_digits):
@@ -338,11 +338,11 @@ def test_save_load_round_trip_and_resume(tmp_path):
 def test_bad_input():
     X, y = two_modes(200)
     with pytest.raises(ValueError, match="pack=3 must divide batch_size=64"):
-        tiny(pack=3)
+        tiny(pack=3).fit(X)
     with pytest.raises(ValueError, match="n_critic must be >= 1"):
-        tiny(n_critic=0)
+        tiny(n_critic=0).fit(X)
     with pytest.raises(ValueError, match="loss must be one of"):
-        tiny(loss="wgan")
+        tiny(loss="wgan").fit(X)
     with pytest.raises(ValueError, match="NaN or infinite"):
         tiny().fit(np.array([[0.0], [np.inf]] * 50))
     with pytest.raises(ValueError, match="NaN or infinite"):

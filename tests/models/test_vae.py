@@ -256,8 +256,11 @@ def test_nan_loss_stops_with_epoch_and_keeps_last_good(binary_digits, monkeypatc
     ("seed", -1, "seed"),
 ])
 def test_bad_hyperparameters_name_the_field(field, value, match):
+    # scikit-learn's convention: the constructor stores, fit validates
+    model = gl.VAE(**{field: value})
+    assert getattr(model, field) == value
     with pytest.raises(ValueError, match=match):
-        gl.VAE(**{field: value})
+        model.fit(np.zeros((4, 64)))
     with pytest.raises(ValueError, match=match):
         gl.VAE().set_params(**{field: value})
 

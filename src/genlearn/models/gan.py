@@ -30,22 +30,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._threads import check_threads
 from .._utils import (
     check_array,
     check_choice,
     check_common,
     check_float,
     check_int,
-    check_labels,
     check_n,
-    resolve_device,
-    strip_prefix,
     torch_generator,
 )
-from ..base import GenerativeModel
 from ..registry import register
-from ..training import run_epochs
-from ..training.state import clone_optimizer_state, flatten_optimizer, unflatten_optimizer
+from ..training import EpochModel, EpochPlan
+from ..training.epoch import Rows
 from .gan_nets import ConvGenerator, Discriminator, MLPGenerator
 
 log = logging.getLogger(__name__)
@@ -95,7 +92,7 @@ def _losses(kind: str, s_real: torch.Tensor | None, s_fake: torch.Tensor):
 
 
 @register("gan")
-class GAN(GenerativeModel):
+class GAN(EpochModel):
     """Generative adversarial network: MLP or DCGAN networks, four losses, PacGAN, EMA.
 
     Parameters
@@ -162,7 +159,11 @@ class GAN(GenerativeModel):
     image_shape : tuple of int or None
         (H, W) of image data; inferred from 2-D examples or a square feature count.
     seed : int or None
-        Makes a CPU run bit-for-bit repeatable.
+        Makes a CPU run bit-for-bit repeatable (and a resumed run equal to an uninterrupted
+        one).
+    threads : int or None
+        Torch CPU threads while training; None chooses by the size of the work (one thread
+        for the MLP networks, torch's setting for DCGAN; see ``genlearn._threads``).
     device : {"auto", "cpu", "cuda"}
     verbose : bool
         Show a progress bar.
@@ -171,15 +172,14 @@ class GAN(GenerativeModel):
     input_kind = "rows"
     conditional = True
     has_likelihood = False
-    resumable = True
-    epoch_trained = True
 
     def __init__(self, generator="auto", discriminator=None, loss="ns", latent_dim=8,
                  hidden_g=(256, 256, 256), hidden_d=(256, 256, 256), conv_channels=(64, 128),
                  lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1, gradient_penalty=None,
                  spectral_norm=False, fourier_features=None, fourier_scale=10.0, ema=0.999,
                  pack=1, latent_categories=0, lr_decay=0.0, epochs=100, batch_size=64,
-                 snapshots=None, image_shape=None, seed=0, device="auto", verbose=True):
+                 snapshots=None, image_shape=None, seed=0, threads=None, device="auto",
+                 verbose=True):
         self.generator = generator
         self.discriminator = discriminator
         self.loss = loss
@@ -204,9 +204,9 @@ class GAN(GenerativeModel):
         self.snapshots = snapshots
         self.image_shape = image_shape
         self.seed = seed
+        self.threads = threads
         self.device = device
         self.verbose = verbose
-        self._validate_params()
 
     # -- hyperparameters ------------------------------------------------------------------
     def _validate_params(self) -> None:
@@ -251,6 +251,7 @@ class GAN(GenerativeModel):
                              "discriminator scores the batch in groups of pack samples")
         if self.snapshots is not None and not isinstance(self.snapshots, (str, Path)):
             raise ValueError(f"snapshots must be a folder path or None; got {self.snapshots!r}")
+        check_threads(self.threads)
         check_common(self)  # image_shape, seed, device, verbose
 
     def _gp_weight(self) -> float:
@@ -286,44 +287,27 @@ class GAN(GenerativeModel):
         return int(self.fourier_features)
 
     # -- data -----------------------------------------------------------------------------
-    def _resolve_image_shape(self, data_shape: tuple[int, ...]) -> tuple[int, int] | None:
-        n = int(np.prod(data_shape))
-        if self.image_shape is not None:
-            shape = tuple(int(s) for s in self.image_shape)
-            if shape[0] * shape[1] != n:
-                raise ValueError(f"image_shape {shape} does not match {n} features")
-            return shape
-        if len(data_shape) == 2:
-            return data_shape
-        if len(data_shape) == 3 and data_shape[0] == 1:
-            return data_shape[1:]
-        side = math.isqrt(n)
-        if len(data_shape) == 1 and side * side == n and side >= 4:
-            return (side, side)
-        return None
+    def _describe_rows(self, flat: np.ndarray) -> None:
+        # data in [0, 1] (images) map to [-1, 1] under a tanh output; others are standardised
+        self.tanh_ = bool(flat.min() >= 0.0 and flat.max() <= 1.0)
+        if self.tanh_:
+            self.center_, self.scale_ = np.full(flat.shape[1], 0.5), np.full(flat.shape[1], 0.5)
+        else:
+            self.center_ = flat.mean(0)
+            self.scale_ = np.maximum(flat.std(0), 1e-8)
+        self.g_steps_, self.loss_steps_ = 0, np.zeros((0, 2))
+
+    def _rows_data(self, flat: np.ndarray, labels) -> Rows:
+        if flat.shape[0] < self.pack:
+            raise ValueError(f"X has {flat.shape[0]} rows, fewer than pack={self.pack}")
+        if self.snapshots is not None and self.image_shape_ is None and flat.shape[1] != 2:
+            raise ValueError("snapshots draws image grids or 2-D scatter plots; this data is "
+                             "neither (pass image_shape for images)")
+        return Rows(self._to_model_space(flat), self._onehot(labels, flat.shape[0]))
 
     def _to_model_space(self, flat: np.ndarray) -> torch.Tensor:
         x = (flat - self.center_) / self.scale_
         return torch.as_tensor(x, dtype=torch.float32, device=self.device_)
-
-    def _onehot(self, y: np.ndarray | None, n: int) -> torch.Tensor:
-        k = len(self.classes_) if self.classes_ is not None else 0
-        out = torch.zeros(n, k, device=self.device_)
-        if k:
-            idx = torch.as_tensor(np.searchsorted(self.classes_, y), device=self.device_)
-            out[torch.arange(n, device=self.device_), idx] = 1.0
-        return out
-
-    def _cond(self, y, n: int) -> torch.Tensor:
-        if self.classes_ is None:
-            if y is not None:
-                raise ValueError("y was given but this GAN was fitted without labels; fit(X, y) "
-                                 "trains a conditional GAN")
-            return self._onehot(None, n)
-        if y is None:
-            raise ValueError("this GAN is conditional (fitted with y): pass the class labels y "
-                             f"(known: {self.classes_.tolist()})")
-        return self._onehot(check_labels(y, n, classes=self.classes_), n)
 
     # -- networks -------------------------------------------------------------------------
     def _build(self) -> None:
@@ -382,166 +366,100 @@ class GAN(GenerativeModel):
         return torch.cat([z, CODE_SCALE * F.one_hot(k, C).to(z.dtype)], dim=1)
 
     # -- training -------------------------------------------------------------------------
-    def fit(self, X, y=None, *, resume: bool = False, callback=None):
-        """Train on ``X`` (rows are examples), with class labels ``y`` for a conditional GAN.
+    def _trainables(self) -> dict:
+        return {"g": self.g_net_, "d": self.d_net_, "g_ema": self.g_ema_, "opt_g": self.opt_g_,
+                "opt_d": self.opt_d_}
 
-        ``resume=True`` continues a fitted (or loaded) model from the epoch it reached up to
-        ``epochs``, optimizer states and the weight average included. ``callback(epoch,
-        record)`` runs after each epoch. Returns ``self``.
-        """
-        self._validate_params()
-        continuing = resume and getattr(self, "is_fitted_", False)
-        flat, data_shape = check_array(X, n_features=self.n_features_in_ if continuing else None)
-        if continuing:
-            if (y is None) != (self.classes_ is None):
-                raise ValueError("resume must use the same kind of data: the model was fitted "
-                                 + ("with" if self.classes_ is not None else "without") + " y")
-        else:
-            self.device_ = resolve_device(self.device)
-            self.n_features_in_ = flat.shape[1]
-            self.data_shape_ = data_shape
-            self.image_shape_ = self._resolve_image_shape(data_shape)
-            self.classes_ = None if y is None else np.unique(check_labels(y, flat.shape[0]))
-            # data in [0, 1] (images) map to [-1, 1] under a tanh output; others are standardised
-            self.tanh_ = bool(flat.min() >= 0.0 and flat.max() <= 1.0)
-            if self.tanh_:
-                self.center_, self.scale_ = np.full(flat.shape[1], 0.5), np.full(flat.shape[1], 0.5)
-            else:
-                self.center_ = flat.mean(0)
-                self.scale_ = np.maximum(flat.std(0), 1e-8)
-            self.history_, self.epochs_trained_, self.g_steps_ = [], 0, 0
-            self.loss_steps_ = np.zeros((0, 2))
-        if flat.shape[0] < self.pack:
-            raise ValueError(f"X has {flat.shape[0]} rows, fewer than pack={self.pack}")
-        if self.snapshots is not None and self.image_shape_ is None and flat.shape[1] != 2:
-            raise ValueError("snapshots draws image grids or 2-D scatter plots; this data is "
-                             "neither (pass image_shape for images)")
-        labels = None if y is None else check_labels(y, flat.shape[0], classes=self.classes_)
-        start = self.epochs_trained_ if continuing else 0
-        seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-        devices = [self.device_] if self.device_.type == "cuda" else []
-        # MLPs on CPU: each step is a few small matrix products, which lose more to thread
-        # synchronisation than they gain (2 threads ran 10-20x slower than 1 on a busy 2-core
-        # machine); the thread count is restored afterwards
-        threads = torch.get_num_threads()
-        small = self.device_.type == "cpu" and "dcgan" not in (self._g_kind(), self._d_kind())
-        try:
-            if small:
-                torch.set_num_threads(1)
-            with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(seed * 1_000_003 + start)
-                if not continuing:
-                    self._build()
-                gen = torch.Generator().manual_seed(seed + 17 * start)
-                self._train(flat, labels, start, gen, callback)
-        finally:
-            torch.set_num_threads(threads)
-        return self
+    def _extra_state(self) -> tuple[dict, dict]:
+        meta = {"tanh_": self.tanh_, "g_steps_": self.g_steps_}
+        tensors = {"center": torch.as_tensor(self.center_), "scale": torch.as_tensor(self.scale_),
+                   "loss_steps": torch.as_tensor(self.loss_steps_, dtype=torch.float64)}
+        return meta, tensors
 
-    def _train(self, flat: np.ndarray, labels, start: int, gen: torch.Generator, callback):
-        n = flat.shape[0]
-        X_all = self._to_model_space(flat)
-        C_all = self._onehot(labels, n)
-        B, m, gp = self.batch_size, self.pack, self._gp_weight()
-        steps: list[tuple[float, float]] = []
+    def _set_extra_state(self, meta: dict, tensors: dict) -> None:
+        self.tanh_ = bool(meta["tanh_"])
+        self.g_steps_ = int(meta["g_steps_"])
+        self.center_ = tensors["center"].double().numpy()
+        self.scale_ = tensors["scale"].double().numpy()
+        self.loss_steps_ = tensors["loss_steps"].double().numpy().reshape(-1, 2)
+        self._epoch_losses = []  # the (loss_d, loss_g) of the steps of the epoch in progress
 
-        def d_step(x_real, c):
-            z = self._noise(x_real.shape[0])
-            with torch.no_grad():
-                x_fake = self.g_net_(z, c)
-            s_real, s_fake = self.d_net_(x_real, c), self.d_net_(x_fake, c)
-            loss = _losses(self.loss, s_real, s_fake)
-            if gp > 0:
-                eps = torch.rand(x_real.shape[0] // m, 1, device=self.device_)
-                loss = loss + gp * gradient_penalty(lambda x: self.d_net_(x, c), x_real, x_fake,
-                                                    eps, m)
-            self.opt_d_.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_d_.step()
-            return float(loss.detach())
+    def _work_size(self, plan: EpochPlan) -> float:
+        if "dcgan" in (self._g_kind(), self._d_kind()):
+            return float("inf")  # convolutions reuse each weight at every pixel: leave torch be
+        return super()._work_size(plan)
 
-        steps_per_epoch = max(n // (B * self.n_critic), 1)  # drop_last: whole batches only
-        total_steps = self.epochs * steps_per_epoch
-        decay_steps = float(self.lr_decay) * total_steps
-        where = {"epoch": None, "first": 0}  # the epoch in progress and its first g_steps_
+    def _plan(self, data: Rows, start: int, gen: torch.Generator) -> EpochPlan:
+        B = self.batch_size
+        # one step = n_critic discriminator batches and a generator batch; drop_last: whole
+        # batches only
+        self._steps_per_epoch = max(len(data) // (B * self.n_critic), 1)
+        self._epoch_first_step = (None, 0)  # (epoch in progress, g_steps_ at its start)
+        self._epoch_losses = []
+        return EpochPlan(data=data, batch_size=B * self.n_critic, drop_last=True,
+                         max_abs_loss=EXPLODING)
 
-        def set_lr(epoch):
-            # linear decay to zero over the last lr_decay share of the steps planned for
-            # `epochs`; the position is (epoch, step within it), so a resumed run continues
-            # the schedule (a larger `epochs` on resume plans the decay afresh over the new
-            # total). Set on every step, so a changed lr_g / lr_d or lr_decay=0 takes effect.
-            if where["epoch"] != epoch:
-                where["epoch"], where["first"] = epoch, self.g_steps_
-            t = epoch * steps_per_epoch + (self.g_steps_ - where["first"])
-            left = total_steps - t
-            f = 1.0 if left >= decay_steps else max(left, 0) / decay_steps
-            for opt, lr in ((self.opt_g_, self.lr_g), (self.opt_d_, self.lr_d)):
-                for group in opt.param_groups:
-                    group["lr"] = lr * f
+    def _set_lr(self, epoch: int) -> None:
+        # linear decay to zero over the last lr_decay share of the steps planned for `epochs`;
+        # the position is (epoch, step within it), so a resumed run continues the schedule (a
+        # larger `epochs` on resume plans the decay afresh over the new total). Set on every
+        # step, so a changed lr_g / lr_d or lr_decay=0 takes effect.
+        if self._epoch_first_step[0] != epoch:
+            self._epoch_first_step = (epoch, self.g_steps_)
+        total = self.epochs * self._steps_per_epoch
+        t = epoch * self._steps_per_epoch + (self.g_steps_ - self._epoch_first_step[1])
+        decay_steps = float(self.lr_decay) * total
+        left = total - t
+        f = 1.0 if left >= decay_steps else max(left, 0) / decay_steps
+        for opt, lr in ((self.opt_g_, self.lr_g), (self.opt_d_, self.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * f
 
-        def step(idx, epoch):
-            # one generator step after n_critic discriminator steps, each on B rows of idx
-            self.g_net_.train()
-            set_lr(epoch)
-            loss_d = []
-            for chunk in idx.split(B):
-                chunk = chunk[: len(chunk) - len(chunk) % m]
-                if len(chunk):
-                    loss_d.append(d_step(X_all[chunk], C_all[chunk]))
-            c = C_all[idx[:B]]  # the labels of real rows: the class frequencies of the data
-            rows = c.shape[0] - c.shape[0] % m
-            c = c[:rows]
-            z = self._noise(rows)
-            loss_g = _losses(self.loss, None, self.d_net_(self.g_net_(z, c), c))
-            self.opt_g_.zero_grad(set_to_none=True)
-            loss_g.backward()
-            self.opt_g_.step()
-            self.g_steps_ += 1
-            self._update_ema()
-            record = {"loss_d": float(np.mean(loss_d)), "loss_g": float(loss_g.detach())}
-            steps.append((record["loss_d"], record["loss_g"]))
-            return record
+    def _d_step(self, x_real: torch.Tensor, c: torch.Tensor) -> float:
+        m, gp = self.pack, self._gp_weight()
+        z = self._noise(x_real.shape[0])
+        with torch.no_grad():
+            x_fake = self.g_net_(z, c)
+        s_real, s_fake = self.d_net_(x_real, c), self.d_net_(x_fake, c)
+        loss = _losses(self.loss, s_real, s_fake)
+        if gp > 0:
+            eps = torch.rand(x_real.shape[0] // m, 1, device=self.device_)
+            loss = loss + gp * gradient_penalty(lambda x: self.d_net_(x, c), x_real, x_fake,
+                                                eps, m)
+        self.opt_d_.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d_.step()
+        return float(loss.detach())
 
-        def on_epoch(epoch, record):
-            self.epochs_trained_ = epoch
-            self.is_fitted_ = True
-            self.loss_steps_ = np.concatenate([self.loss_steps_, np.asarray(steps).reshape(-1, 2)])
-            steps.clear()
-            if self.snapshots is not None:
-                self._write_snapshot(epoch)
-            if callback is not None:
-                callback(epoch, record)
+    def _train_step(self, data: Rows, idx: torch.Tensor, epoch: int) -> dict:
+        # one generator step after n_critic discriminator steps, each on B rows of idx
+        B, m = self.batch_size, self.pack
+        self.g_net_.train()
+        self._set_lr(epoch)
+        loss_d = []
+        for chunk in idx.split(B):
+            chunk = chunk[: len(chunk) - len(chunk) % m]
+            if len(chunk):
+                loss_d.append(self._d_step(data.x[chunk], data.c[chunk]))
+        c = data.c[idx[:B]]  # the labels of real rows: the class frequencies of the data
+        c = c[: c.shape[0] - c.shape[0] % m]
+        z = self._noise(c.shape[0])
+        loss_g = _losses(self.loss, None, self.d_net_(self.g_net_(z, c), c))
+        self.opt_g_.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g_.step()
+        self.g_steps_ += 1
+        self._update_ema()
+        record = {"loss_d": float(np.mean(loss_d)), "loss_g": float(loss_g.detach())}
+        self._epoch_losses.append((record["loss_d"], record["loss_g"]))
+        return record
 
-        self.is_fitted_ = True  # the initial weights are a valid (if poor) model
-        try:
-            self.stop_reason_ = run_epochs(
-                start_epoch=start, epochs=self.epochs, n_rows=n, batch_size=B * self.n_critic,
-                generator=gen, step=step, history=self.history_, snapshot=self._snapshot,
-                restore=self._restore, callback=on_epoch, verbose=self.verbose, desc="GAN",
-                drop_last=True, max_abs_loss=EXPLODING)
-        finally:
-            steps.clear()
-            self.g_net_.eval()
-
-    def _snapshot(self):
-        def clone(module):
-            return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-        return (clone(self.g_net_), clone(self.d_net_), clone(self.g_ema_),
-                clone_optimizer_state(self.opt_g_.state_dict()),
-                clone_optimizer_state(self.opt_d_.state_dict()),
-                len(self.history_), self.g_steps_, self.loss_steps_.copy())
-
-    def _restore(self, snap) -> None:
-        g, d, g_ema, opt_g, opt_d, n_hist, g_steps, loss_steps = snap
-        self.g_net_.load_state_dict(g)
-        self.d_net_.load_state_dict(d)
-        self.g_ema_.load_state_dict(g_ema)
-        self.opt_g_.load_state_dict(opt_g)
-        self.opt_d_.load_state_dict(opt_d)
-        del self.history_[n_hist:]
-        self.g_steps_, self.loss_steps_ = g_steps, loss_steps
-        self.epochs_trained_ = self.history_[-1]["epoch"] if self.history_ else 0
+    def _end_epoch(self, epoch: int, record: dict) -> None:
+        steps = np.asarray(self._epoch_losses).reshape(-1, 2)
+        self.loss_steps_ = np.concatenate([self.loss_steps_, steps])
+        self._epoch_losses = []
+        if self.snapshots is not None:
+            self._write_snapshot(epoch)
 
     def _write_snapshot(self, epoch: int) -> None:
         from .. import viz
@@ -610,34 +528,3 @@ class GAN(GenerativeModel):
         if n > 5:
             out.update(prdc(real_f, fake_f, k=5))
         return out
-
-    # -- checkpoints ----------------------------------------------------------------------
-    def _get_state(self):
-        meta = {**self._fit_meta(), "tanh_": self.tanh_, "g_steps_": self.g_steps_}
-        tensors = {"center": torch.as_tensor(self.center_), "scale": torch.as_tensor(self.scale_),
-                   "loss_steps": torch.as_tensor(self.loss_steps_, dtype=torch.float64)}
-        for prefix, module in (("g", self.g_net_), ("d", self.d_net_), ("g_ema", self.g_ema_)):
-            tensors.update({f"{prefix}.{k}": v for k, v in module.state_dict().items()})
-        for prefix, opt in (("opt_g", self.opt_g_), ("opt_d", self.opt_d_)):
-            opt_meta, opt_tensors = flatten_optimizer(opt.state_dict())
-            meta[prefix] = opt_meta
-            tensors.update({f"{prefix}.{k}": v for k, v in opt_tensors.items()})
-        return meta, tensors
-
-    def _set_state(self, meta, tensors) -> None:
-        self.device_ = resolve_device(self.device)
-        self._set_fit_meta(meta)
-        self.tanh_ = bool(meta["tanh_"])
-        self.g_steps_ = int(meta["g_steps_"])
-        self.center_ = tensors["center"].double().numpy()
-        self.scale_ = tensors["scale"].double().numpy()
-        self.loss_steps_ = tensors["loss_steps"].double().numpy().reshape(-1, 2)
-        self._build()
-        for prefix, module in (("g", self.g_net_), ("d", self.d_net_), ("g_ema", self.g_ema_)):
-            module.load_state_dict(strip_prefix(tensors, prefix + "."), strict=True)
-        for prefix, opt in (("opt_g", self.opt_g_), ("opt_d", self.opt_d_)):
-            opt.load_state_dict(unflatten_optimizer(meta[prefix],
-                                                    strip_prefix(tensors, prefix + ".")))
-        self.g_net_.eval()
-        self.is_fitted_ = True
-

@@ -15,22 +15,27 @@ Hooks a subclass writes (``*`` = required)::
                                            what snapshots, checkpoints and restores hold
     *_train_step(self, data, idx, epoch) -> {metric: float}
                                            one optimisation step on the items ``idx`` (a 1-D
-                                           index tensor into ``data``); return finite floats
-     _plan(self, data, start) -> EpochPlan items per epoch, batch size, drop_last,
-                                           validation/early stopping, max_abs_loss
+                                           index tensor into ``plan.data``); finite floats
+     _plan(self, data, start, gen) -> EpochPlan
+                                           the data the step sees (e.g. minus a validation
+                                           split drawn with ``gen``), batch size, drop_last,
+                                           early stopping, max_abs_loss; default: all of it
      _end_epoch(self, epoch, record)       after each finished epoch (before the callback)
      _extra_state() -> (meta, tensors)     other fitted / run attributes (e.g. a
-     _set_extra_state(meta, tensors)       standardisation, a step counter); also snapshot
-     _work_size(self, data) -> float       multiply-adds per step, for the thread policy
+     _set_extra_state(meta, tensors)       standardisation, a step counter); snapshotted too
+     _work_size(self, plan) -> float       multiply-adds per step for the thread policy
+                                           (default: parameters x batch size)
 
 The data hook (rows by default; a sequence model overrides these three)::
 
      _check_data(self, X, y, *, continuing) -> data
          Validate X (and y). On a first fit (continuing False) describe the data: for rows,
          n_features_in_, data_shape_, image_shape_ (resolve_image_shape: (n, 1, 8, 8) and
-         (n, 64) both give (8, 8)) and classes_ (conditional models). Return the object the
+         (n, 64) both give (8, 8)), classes_ (conditional models) and ``_describe_rows(flat)``
+         (a model's own statistics, e.g. a standardisation). Return the object the
          step reads; ``len(data)`` is the number of items shuffled per epoch. Rows: it calls
-         ``_rows_data(flat, labels) -> data`` (required for a rows model).
+         ``_rows_data(flat, labels) -> data`` (required for a rows model; :class:`Rows`
+         holds float rows and one-hot labels).
      _data_meta(self) -> dict / _set_data_meta(self, meta)
          The JSON description written to / read from the checkpoint.
 
@@ -76,10 +81,25 @@ SEED_STRIDE = 1_000_003
 
 
 @dataclass
+class Rows:
+    """Training rows on the model's device: ``x`` (n, d) and one-hot labels ``c`` (n, K)."""
+
+    x: torch.Tensor
+    c: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def take(self, idx: torch.Tensor) -> Rows:
+        idx = idx.to(self.x.device)
+        return Rows(self.x[idx], self.c[idx])
+
+
+@dataclass
 class EpochPlan:
     """How one ``fit`` runs the loop (see :func:`genlearn.training.loop.run_epochs`)."""
 
-    n_items: int  # items shuffled per epoch (rows, windows)
+    data: object  # what _train_step indexes; len(data) items are shuffled per epoch
     batch_size: int  # items per call of _train_step
     drop_last: bool = False
     evaluate: Callable[[int], dict] | None = None  # end-of-epoch metrics (validation)
@@ -121,28 +141,29 @@ class EpochModel(GenerativeModel):
             return self
         if not continuing:
             self.device_ = resolve_device(self.device)
-        data = self._check_data(X, None if not type(self).conditional else y,
+        data = self._check_data(X, y if type(self).conditional else None,
                                 continuing=continuing)
-        with thread_policy(self.threads, work=self._work_size(data), device=self.device_):
-            devices = [self.device_] if self.device_.type == "cuda" else []
-            with torch.random.fork_rng(devices=devices):
-                gen = torch.Generator()
-                if continuing:
-                    self._set_rng_state(gen)
-                    start = self.epochs_trained_
-                else:
-                    self.seed_ = (int(self.seed) if self.seed is not None
-                                  else int(np.random.SeedSequence().entropy % 2**31))
-                    torch.manual_seed(self.seed_ * SEED_STRIDE)
-                    gen.manual_seed(self.seed_)
-                    self.history_, self.epochs_trained_, self.stop_reason_ = [], 0, None
-                    self._build()
-                    start = 0
-                self._run(data, start, gen, callback)
+        devices = [self.device_] if self.device_.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            gen = torch.Generator()
+            if continuing:
+                self._set_rng_state(gen)
+                start = self.epochs_trained_
+            else:
+                self.seed_ = (int(self.seed) if self.seed is not None
+                              else int(np.random.SeedSequence().entropy % 2**31))
+                torch.manual_seed(self.seed_ * SEED_STRIDE)
+                gen.manual_seed(self.seed_)
+                self.history_, self.epochs_trained_, self.stop_reason_ = [], 0, None
+                self.is_fitted_ = False
+                self._build()
+                start = 0
+            plan = self._plan(data, start, gen)
+            with thread_policy(self.threads, work=self._work_size(plan), device=self.device_):
+                self._run(plan, start, gen, callback)
         return self
 
-    def _run(self, data, start: int, gen: torch.Generator, callback) -> None:
-        plan = self._plan(data, start)
+    def _run(self, plan: EpochPlan, start: int, gen: torch.Generator, callback) -> None:
 
         def on_epoch(epoch, record):
             self.epochs_trained_ = epoch
@@ -158,9 +179,9 @@ class EpochModel(GenerativeModel):
         self.is_fitted_ = True  # the initial weights are a valid (if poor) model
         try:
             self.stop_reason_ = run_epochs(
-                start_epoch=start, epochs=self.epochs, n_rows=plan.n_items,
+                start_epoch=start, epochs=self.epochs, n_rows=len(plan.data),
                 batch_size=plan.batch_size, generator=gen,
-                step=lambda idx, epoch: self._train_step(data, idx, epoch),
+                step=lambda idx, epoch: self._train_step(plan.data, idx, epoch),
                 history=self.history_, snapshot=self._snapshot, restore=self._restore,
                 evaluate=plan.evaluate, monitor=plan.monitor, patience=plan.patience,
                 callback=on_epoch, verbose=self.verbose, desc=type(self).__name__,
@@ -176,8 +197,8 @@ class EpochModel(GenerativeModel):
         self.epochs_trained_ = self.history_[-1]["epoch"] if self.history_ else start
 
     # -- hooks with defaults ----------------------------------------------------------------
-    def _plan(self, data, start: int) -> EpochPlan:
-        return EpochPlan(n_items=len(data), batch_size=int(self.batch_size))
+    def _plan(self, data, start: int, gen: torch.Generator) -> EpochPlan:
+        return EpochPlan(data=data, batch_size=int(self.batch_size))
 
     def _end_epoch(self, epoch: int, record: dict) -> None:
         """Bookkeeping after a finished epoch (before the user's callback)."""
@@ -188,9 +209,10 @@ class EpochModel(GenerativeModel):
     def _set_extra_state(self, meta: dict, tensors: dict) -> None:
         """Set what :meth:`_extra_state` returned (called before :meth:`_build` on load)."""
 
-    def _work_size(self, data) -> float:
-        """Multiply-adds of one training step, for the thread policy: parameters x batch."""
-        return float("inf")  # unknown: leave torch's thread count alone
+    def _work_size(self, plan: EpochPlan) -> float:
+        """Multiply-adds of one training step, for the thread policy: parameters x batch (a
+        network whose weights are reused, e.g. over pixels, should return more, or inf)."""
+        return float(self._parameter_count() * plan.batch_size)
 
     def _train_step(self, data, idx: torch.Tensor, epoch: int) -> dict:  # pragma: no cover
         raise NotImplementedError
@@ -227,8 +249,12 @@ class EpochModel(GenerativeModel):
             self.data_shape_ = data_shape
             self.image_shape_ = resolve_image_shape(data_shape, self.image_shape)
             self.classes_ = None if y is None else np.unique(check_labels(y, flat.shape[0]))
+            self._describe_rows(flat)
         labels = None if y is None else check_labels(y, flat.shape[0], classes=self.classes_)
         return self._rows_data(flat, labels)
+
+    def _describe_rows(self, flat: np.ndarray) -> None:
+        """First fit only: learn what the model needs beyond shapes (e.g. a standardisation)."""
 
     def _rows_data(self, flat: np.ndarray, labels: np.ndarray | None):  # pragma: no cover
         raise NotImplementedError
