@@ -33,14 +33,8 @@ import genlearn as gl
 
 def exact_ll_of_weights(W, b, c, X) -> float:
     """Mean exact log-likelihood of an RBM given as arrays (W (D, H)): wraps it in a gl.RBM."""
-    D, H = W.shape
-    model = gl.RBM(n_hidden=H, epochs=1, verbose=False, device="cpu").fit(X[:2])
-    theta = torch.zeros(D + 1, H + 1, dtype=torch.float64)
-    theta[:D, :H], theta[:D, H], theta[D, :H] = (torch.as_tensor(a, dtype=torch.float64)
-                                                 for a in (W, b, c))
-    model._set_theta(theta)
-    model._log_z_cache = {}
-    return float(model.score(X))
+    model = gl.RBM(n_hidden=W.shape[1], epochs=1, verbose=False, device="cpu").fit(X[:2])
+    return float(model.set_weights(W, b, c).score(X))
 
 
 def sklearn_run(Xtr, Xte, **kw):

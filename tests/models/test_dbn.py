@@ -4,17 +4,8 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
 
 import genlearn as gl
-
-
-def set_weights(rbm, W, b, c):
-    D, H = W.shape
-    theta = torch.zeros(D + 1, H + 1)
-    theta[:D, :H], theta[:D, H], theta[D, :H] = (torch.as_tensor(a) for a in (W, b, c))
-    rbm._set_theta(theta)
-    rbm._log_z_cache = {}
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +14,8 @@ def tiny_dbn():
     X = (rng.random((40, 5)) < 0.5).astype(float)
     dbn = gl.DBN(layers=(4, 3), epochs=1, batch_size=10, verbose=False, device="cpu").fit(X)
     for rbm, (D, H) in zip(dbn.rbms_, [(5, 4), (4, 3)], strict=True):
-        set_weights(rbm, rng.normal(size=(D, H)), 0.5 * rng.normal(size=D),
-                    0.5 * rng.normal(size=H))
+        rbm.set_weights(rng.normal(size=(D, H)), 0.5 * rng.normal(size=D),
+                        0.5 * rng.normal(size=H))
     return dbn
 
 
@@ -35,7 +26,8 @@ def enumerate_bits(n):
 def exact_terms(dbn, v):
     """log p(v) and the exact variational bound, by summing over every h1."""
     bottom, top = dbn.rbms_
-    W, b, c, _ = (t.numpy() if t is not None else None for t in bottom._params())
+    energy = bottom.energy()
+    W, b, c = energy.W.numpy(), energy.b.numpy(), energy.c.numpy()
     h1 = enumerate_bits(4)
     log_top = top.log_prob(h1)  # exact marginal of the top RBM's visible layer
     act = b + h1 @ W.T  # (16, 5)
@@ -91,16 +83,101 @@ def test_save_load_round_trip(tmp_path, binary_digits):
     loaded = gl.load(tmp_path / "dbn")
     np.testing.assert_array_equal(loaded.lower_bound(X[:20]), dbn.lower_bound(X[:20]))
     np.testing.assert_array_equal(loaded.sample(5, seed=2), dbn.sample(5, seed=2))
-    with pytest.raises(ValueError, match="layers"):
-        gl.DBN(layers=())
+    with pytest.raises(ValueError, match="layers"):  # checked at fit, not in __init__
+        gl.DBN(layers=()).fit(X)
 
 
 def test_cli_trains_and_evaluates_a_dbn(tmp_path, capsys):
     from genlearn.cli import main
 
     out = tmp_path / "dbn"
-    assert main(["train", "dbn", "--data", "digits", "--binarize", "--epochs", "1",
-                 "--layers", "8,4", "--ais-betas", "50", "--out", str(out), "-q"]) == 0
+    # --checkpoint-every 1 saves from the callback while the layers train (it used to raise
+    # NotFittedError at the first save)
+    assert main(["train", "dbn", "--data", "digits", "--binarize", "--epochs", "2",
+                 "--layers", "8,4", "--ais-betas", "50", "--checkpoint-every", "1",
+                 "--out", str(out), "-q"]) == 0
     assert main(["evaluate", str(out), "--json"]) == 0
     assert '"lower_bound"' in capsys.readouterr().out
     assert gl.load(out).layers == (8, 4)
+
+
+# -- saving while it trains, Ctrl-C, scikit-learn (issue 10) -----------------------------------
+
+
+def test_a_callback_can_save_the_dbn_while_it_trains(tmp_path, binary_digits):
+    X = binary_digits[0][:200]
+    dbn = gl.DBN(layers=(8, 4), epochs=2, verbose=False, device="cpu", seed=1)
+    saved = []
+
+    def callback(epoch, record):  # what `genlearn train --checkpoint-every 1` does
+        path = tmp_path / f"layer{record['layer']}_epoch{epoch}"
+        dbn.save(path)
+        saved.append(path)
+
+    dbn.fit(X, callback=callback)
+    assert len(saved) == 4
+    first = gl.load(saved[0])  # after one epoch of the bottom layer: a one-layer DBN
+    assert first.n_layers_trained_ == 1 and first.epochs_trained_ == 1
+    np.testing.assert_allclose(first.lower_bound(X[:5], n_samples=1),
+                               first.rbms_[0].log_prob(X[:5]))
+    last = gl.load(saved[-1])
+    assert last.n_layers_trained_ == 2
+    np.testing.assert_array_equal(last.lower_bound(X[:20]), dbn.lower_bound(X[:20]))
+
+
+def test_ctrl_c_leaves_a_loadable_dbn_that_resume_completes(tmp_path, binary_digits):
+    X = binary_digits[0][:200]
+    dbn = gl.DBN(layers=(8, 4), epochs=3, verbose=False, device="cpu", seed=1)
+
+    def interrupt(epoch, record):
+        if record["layer"] == 1 and epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        dbn.fit(X, callback=interrupt)
+    assert dbn.n_layers_trained_ == 2 and dbn.rbms_[1].epochs_trained_ == 1
+    assert [h["layer"] for h in dbn.history_] == [0, 0, 0, 1]
+    dbn.save(tmp_path / "dbn")
+    loaded = gl.load(tmp_path / "dbn")
+    assert loaded.sample(3, burn_in=5, seed=0).shape == (3, 64)
+    loaded.fit(X, resume=True)  # completes the top layer
+    assert loaded.rbms_[1].epochs_trained_ == 3 and loaded.rbms_[0].epochs_trained_ == 3
+    assert [h["layer"] for h in loaded.history_] == [0, 0, 0, 1, 1, 1]
+    assert np.all(np.isfinite(loaded.lower_bound(X[:10])))
+
+
+def test_interrupted_first_epoch_leaves_no_model(binary_digits):
+    dbn = gl.DBN(layers=(4,), epochs=2, verbose=False, device="cpu")
+
+    def interrupt(epoch, record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        dbn.fit(binary_digits[0][:50], callback=interrupt)
+    assert dbn.n_layers_trained_ == 1  # the callback runs after a finished epoch
+    fresh = gl.DBN(layers=(4,), epochs=2, verbose=False, device="cpu")
+    with pytest.raises(gl.NotFittedError):
+        fresh.sample(2)
+
+
+def test_fit_ignores_y_and_transform_is_the_up_pass(binary_digits):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    X, y = binary_digits
+    pipe = Pipeline([("dbn", gl.DBN(layers=(32, 16), epochs=20, verbose=False,
+                                    device="cpu")),
+                     ("clf", LogisticRegression(max_iter=500))])
+    accuracy = pipe.fit(X[:1200], y[:1200]).score(X[1200:], y[1200:])
+    assert accuracy > 0.3  # ten classes: chance is 0.1 (0.49 with these settings)
+    dbn = pipe.named_steps["dbn"]
+    up = dbn.rbms_[1].transform(dbn.rbms_[0].transform(X[:5]))
+    np.testing.assert_array_equal(dbn.transform(X[:5]), up)
+
+
+def test_a_huge_learning_rate_stops_the_dbn(binary_digits):
+    from genlearn.training import NonFiniteLossError
+
+    with pytest.raises(NonFiniteLossError):
+        gl.DBN(layers=(8, 4), lr=1e4, epochs=3, verbose=False, device="cpu").fit(
+            binary_digits[0][:200])

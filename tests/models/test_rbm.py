@@ -32,16 +32,7 @@ def make_rbm(W, b, c, *, visible="bernoulli", groups=None, log_sigma=None, X=Non
     base = dict(n_hidden=H, visible=visible, groups=groups, epochs=1, batch_size=10,
                 verbose=False, device="cpu", seed=0)
     base.update(kw)
-    model = gl.RBM(**base).fit(X)
-    theta = torch.zeros(D + 1, H + 1)
-    theta[:D, :H] = torch.as_tensor(W)
-    theta[:D, H] = torch.as_tensor(np.asarray(b, dtype=np.float64))
-    theta[D, :H] = torch.as_tensor(np.asarray(c, dtype=np.float64))
-    model._set_theta(theta)
-    if log_sigma is not None:
-        model.log_sigma_ = torch.as_tensor(np.asarray(log_sigma), dtype=torch.float32)
-    model._log_z_cache = {}
-    return model
+    return gl.RBM(**base).fit(X).set_weights(W, b, c, log_sigma=log_sigma)
 
 
 def random_weights(D, H, scale=1.0, seed=0):
@@ -50,8 +41,9 @@ def random_weights(D, H, scale=1.0, seed=0):
 
 
 def theta64(model):
-    W, b, c, sig = model._params()
-    return W.numpy(), b.numpy(), c.numpy(), None if sig is None else sig.numpy()
+    energy = model.energy()
+    sig = None if energy.sigma is None else energy.sigma.numpy()
+    return energy.W.numpy(), energy.b.numpy(), energy.c.numpy(), sig
 
 
 def brute_log_z_bernoulli(W, b, c):
@@ -216,18 +208,23 @@ def test_fused_bernoulli_step_equals_the_general_step(training, binary_digits):
     models = [make_rbm(*random_weights(64, 7, scale=0.1, seed=11), X=X.numpy().astype(float),
                        training=training, n_chains=15, batch_size=10, k=2,
                        weight_decay=1e-3) for _ in range(2)]
+    start = models[0].theta_.clone()
     idx = torch.arange(10, 20)
-    fast = models[0]._fast_bernoulli_step(X, torch.Generator().manual_seed(5))
-    fast(idx, 0.1, 0.5)
-    fast(idx + 30, 0.1, 0.5)
+    fused = models[0]._fused_step(X, torch.Generator().manual_seed(5))
+    fused(idx, 0.1, 0.5)
+    fused(idx + 30, 0.1, 0.5)
     gen = torch.Generator().manual_seed(5)
     models[1]._general_step(X[idx], 0.1, 0.5, gen, 0)
     models[1]._general_step(X[idx + 30], 0.1, 0.5, gen, 1)
-    np.testing.assert_allclose(models[0].theta_[:64, :7].numpy(), models[1].theta_[:64, :7].numpy(),
-                               atol=1e-5)
-    np.testing.assert_allclose(models[0].theta_[:, 7][:64].numpy(),
-                               models[1].theta_[:, 7][:64].numpy(), atol=1e-5)
-    assert not torch.allclose(models[0].theta_, torch.as_tensor(models[0].theta_) * 0)
+    fused_theta, general_theta = models[0].theta_[:64].numpy(), models[1].theta_[:64].numpy()
+    np.testing.assert_allclose(fused_theta, general_theta, atol=1e-5)
+    # the updates moved the weights far more than the tolerance (a no-op step would pass the
+    # comparison above): every block of theta -- W, b and c -- changed from its start
+    moved = np.abs(models[0].theta_.numpy() - start.numpy())
+    assert moved[:64, :7].max() > 1e-3 and moved[:64, 7].max() > 1e-3
+    assert moved[64, :7].max() > 1e-3
+    if training == "pcd":  # the persistent chains advanced the same way
+        np.testing.assert_array_equal(models[0].chains_.numpy(), models[1].chains_.numpy())
 
 
 @pytest.mark.parametrize("training", ["cd", "pcd", "pt"])
@@ -275,10 +272,12 @@ def test_bad_input_is_a_clear_value_error(binary_digits):
         model.log_prob(X[:, :10])
     with pytest.raises(ValueError, match="method='ais'"):
         gl.RBM(n_hidden=30, epochs=1, verbose=False).fit(X).log_partition("exact")
-    with pytest.raises(ValueError, match="training"):
-        gl.RBM(training="gibbs")
+    with pytest.raises(ValueError, match="training"):  # checked at fit, not in __init__
+        gl.RBM(training="gibbs").fit(X)
     with pytest.raises(ValueError, match="n_hidden"):
-        gl.RBM(n_hidden=0)
+        gl.RBM(n_hidden=0).fit(X)
+    with pytest.raises(ValueError, match="n_hidden"):
+        gl.RBM().set_params(n_hidden=0)
     with pytest.raises(ValueError, match="groups"):
         gl.RBM(visible="softmax", groups=5, epochs=1, verbose=False).fit(np.eye(4))
 
@@ -295,19 +294,96 @@ def test_save_load_round_trip_and_resume(tmp_path, binary_digits):
     np.testing.assert_array_equal(loaded.free_energy(X), model.free_energy(X))
     assert loaded.log_partition().log_z == model.log_partition().log_z
     np.testing.assert_array_equal(loaded.sample(7, seed=1), model.sample(7, seed=1))
+    after_two = model.free_energy(X)
     model.set_params(epochs=4).fit(X, resume=True)
     loaded.set_params(epochs=4).fit(X, resume=True)
     assert loaded.epochs_trained_ == 4
     np.testing.assert_allclose(loaded.free_energy(X), model.free_energy(X), rtol=1e-6)
+    assert np.abs(model.free_energy(X) - after_two).max() > 1e-3  # resuming did train
 
 
 def test_cli_trains_evaluates_and_samples_an_rbm(tmp_path, capsys):
     out = tmp_path / "rbm"
     assert main(["train", "rbm", "--data", "digits", "--binarize", "--epochs", "2",
-                 "--n-hidden", "8", "--out", str(out), "-q"]) == 0
+                 "--n-hidden", "8", "--checkpoint-every", "1", "--out", str(out), "-q"]) == 0
     text = capsys.readouterr().out
     assert "exact (log Z by enumerating 2^8 hidden states)" in text
     assert main(["evaluate", str(out), "--json"]) == 0
     assert '"log_z"' in capsys.readouterr().out
     assert main(["sample", str(out), "-n", "4", "-o", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (4, 64)  # shaped like the (flat) data
+
+
+# -- scikit-learn, divergence, data shapes (issue 10) ------------------------------------------
+
+
+def test_fit_ignores_y_so_a_pipeline_with_a_classifier_works(binary_digits):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    X, y = binary_digits
+    rbm = gl.RBM(n_hidden=32, epochs=10, lr=0.05, verbose=False, device="cpu", seed=0)
+    pipe = Pipeline([("rbm", rbm), ("clf", LogisticRegression(max_iter=500))])
+    pipe.fit(X[:1200], y[:1200])
+    accuracy = pipe.score(X[1200:], y[1200:])  # the classifier's accuracy on the features
+    assert accuracy > 0.7  # ten classes: chance is 0.1 (0.78 with these settings)
+    features = pipe.named_steps["rbm"].transform(X[:5])
+    assert features.shape == (5, 32) and np.all((features > 0) & (features < 1))
+    # y changes nothing: the same seed with and without labels gives the same weights
+    alone = gl.RBM(n_hidden=32, epochs=10, lr=0.05, verbose=False, device="cpu",
+                   seed=0).fit(X[:1200])
+    np.testing.assert_array_equal(alone.theta_.numpy(), pipe.named_steps["rbm"].theta_.numpy())
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian"])
+def test_a_huge_learning_rate_stops_with_non_finite_loss_error(visible, binary_digits):
+    from genlearn.training import NonFiniteLossError
+
+    X = binary_digits[0][:300] if visible == "bernoulli" else \
+        np.random.default_rng(0).normal(size=(300, 6))
+    model = gl.RBM(n_hidden=10, visible=visible, lr=1e4, epochs=5, verbose=False, device="cpu")
+    with pytest.raises(NonFiniteLossError, match="epoch 1.*lower lr"):
+        model.fit(X)
+    # it keeps the last good (here the initial) weights: finite and small
+    assert model.epochs_trained_ == 0 and model.history_ == []
+    assert np.all(np.isfinite(model.log_prob(X[:10])))
+    assert float(model.theta_.abs().max()) < 10
+    # the same model with a sane learning rate trains (the check does not fire on its own)
+    model.set_params(lr=0.001).fit(X)
+    assert model.epochs_trained_ == 5
+
+
+def test_image_shape_of_channel_first_images_matches_the_vae(binary_digits):
+    X = binary_digits[0][:100]
+    for data, expected in ((X.reshape(-1, 1, 8, 8), (8, 8)), (X.reshape(-1, 8, 8), (8, 8)),
+                           (X, (8, 8)), (X[:, :12], None)):
+        model = gl.RBM(n_hidden=4, epochs=1, verbose=False, device="cpu").fit(data)
+        assert model.image_shape_ == expected
+        assert model.sample(3, burn_in=1, seed=0).shape == (3, *data.shape[1:])
+    vae = gl.VAE(epochs=1, verbose=False, device="cpu").fit(X.reshape(-1, 1, 8, 8))
+    assert vae.image_shape_ == (8, 8)
+
+
+def test_interrupted_training_keeps_the_last_finished_epoch(tmp_path, binary_digits):
+    X = binary_digits[0][:200]
+    model = gl.RBM(n_hidden=6, epochs=5, verbose=False, device="cpu", seed=2)
+    seen = []
+
+    def callback(epoch, record):
+        seen.append(model.free_energy(X[:5]))
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, callback=callback)
+    assert model.epochs_trained_ == 2 and len(model.history_) == 2
+    np.testing.assert_array_equal(model.free_energy(X[:5]), seen[-1])
+    model.save(tmp_path / "rbm")
+    assert gl.load(tmp_path / "rbm").epochs_trained_ == 2
+
+
+def test_gaussian_units_fit_a_single_row():
+    # one row has no spread: the learned s starts at 1 instead of NaN (check_estimator found it)
+    model = gl.RBM(n_hidden=2, visible="gaussian", epochs=2, verbose=False, device="cpu")
+    model.fit(np.array([[0.5, -1.0, 2.0]]))
+    assert np.all(np.isfinite(model.log_prob(np.array([[0.5, -1.0, 2.0]]))))

@@ -14,6 +14,12 @@ variational bound with the factorial recognition model q(h_{l+1} | h_l) of the u
 
 estimated with samples of q and the top RBM's log Z (exact or AIS, as its ``log_partition``).
 ``log_prob`` is deliberately not defined: a bound is reported under its own name.
+
+While it trains (and after Ctrl-C or a diverged layer) a DBN holds the layers trained so far:
+``rbms_`` grows one RBM at a time, and a checkpoint written then is the DBN of those layers,
+which ``fit(..., resume=True)`` completes. The DBN talks to its RBMs through their public
+interface only: ``fit``, ``transform``, ``visible_rows``, ``energy``, ``sample``,
+``log_partition`` and the checkpoint hooks.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import TransformerMixin
 
 from .._utils import check_int, check_n, strip_prefix, torch_generator
 from ..base import GenerativeModel
@@ -29,7 +36,7 @@ from .rbm import RBM
 
 
 @register("dbn")
-class DBN(GenerativeModel):
+class DBN(TransformerMixin, GenerativeModel):
     """Greedy layer-wise stack of RBMs with top-down sampling and a variational lower bound.
 
     Parameters
@@ -41,6 +48,9 @@ class DBN(GenerativeModel):
     groups, sigma, training, k, n_chains, lr, momentum, weight_decay, batch_size, epochs,
     lr_schedule, ais_chains, ais_betas, image_shape, seed, device, verbose
         As :class:`~genlearn.RBM`, shared by every layer.
+
+    As a scikit-learn transformer, ``fit(X, y)`` ignores ``y`` and :meth:`transform` gives the
+    top layer's probabilities after the up-pass.
     """
 
     input_kind = "rows"
@@ -73,14 +83,13 @@ class DBN(GenerativeModel):
         self.seed = seed
         self.device = device
         self.verbose = verbose
-        self._validate_params()
 
     def _validate_params(self) -> None:
         if not isinstance(self.layers, (tuple, list)) or not self.layers:
             raise ValueError(f"layers must be a non-empty tuple of widths; got {self.layers!r}")
         for width in self.layers:
             check_int(width, "layers (each width)", low=1)
-        self._layer_model(0)  # the shared RBM settings are checked there
+        self._layer_model(0)._validate_params()  # the shared RBM settings are checked there
 
     def _layer_model(self, i: int) -> RBM:
         bottom = i == 0
@@ -95,41 +104,71 @@ class DBN(GenerativeModel):
                    verbose=self.verbose)
 
     def fit(self, X, y=None, *, resume: bool = False, callback=None):
-        """Train the RBMs bottom-up, each on p(h = 1 | input) of the layer below.
+        """Train the RBMs bottom-up, each on p(h = 1 | input) of the layer below; ``y`` is
+        ignored (accepted so scikit-learn pipelines can pass it).
 
         ``resume=True`` continues every layer up to ``epochs`` (the upper layers then see the
-        features of the updated lower layers). ``callback(epoch, record)`` runs after each
-        epoch of each layer, with ``record["layer"]`` set. Returns ``self``.
+        features of the updated lower layers) and trains the layers a partial checkpoint does
+        not have yet. ``callback(epoch, record)`` runs after each epoch of each layer, with
+        ``record["layer"]`` set; the DBN is then a valid model of the layers trained so far,
+        so the callback may save it. Returns ``self``.
         """
         self._validate_params()
-        if y is not None:
-            raise ValueError("DBN is unconditional: fit(X) takes no labels y")
         continuing = resume and getattr(self, "is_fitted_", False)
-        if continuing and len(self.rbms_) != len(self.layers):
-            raise ValueError("resume needs the same layers as the fitted model")
+        if continuing and len(self.rbms_) > len(self.layers):
+            raise ValueError(f"resume needs the same layers as the fitted model: it has "
+                             f"{len(self.rbms_)} layers, layers={tuple(self.layers)}")
         if not continuing:
-            self.rbms_ = [self._layer_model(i) for i in range(len(self.layers))]
-            self.history_ = []
+            self.rbms_, self.history_, self.is_fitted_ = [], [], False
+            self.epochs_trained_, self.stop_reason_ = 0, None
         data = X
-        for i, rbm in enumerate(self.rbms_):
-            rbm.set_params(epochs=self.epochs, lr=self.lr, verbose=self.verbose)
+        for i in range(len(self.layers)):
+            if i < len(self.rbms_):
+                rbm, resume_layer = self.rbms_[i], continuing
+                rbm.set_params(epochs=self.epochs, lr=self.lr, verbose=self.verbose)
+            else:
+                rbm, resume_layer = self._layer_model(i), False
 
-            def cb(epoch, record, i=i):
+            def on_epoch(epoch, record, i=i, rbm=rbm):
+                if i == len(self.rbms_):  # this layer's first epoch: the stack grows
+                    self.rbms_.append(rbm)
+                self._describe_from(i, epoch)
                 self.history_.append({"layer": i, **record})
                 if callback is not None:
                     callback(epoch, {"layer": i, **record})
 
-            rbm.fit(data, resume=continuing, callback=cb)
-            if i == 0:
-                self.n_features_in_ = rbm.n_features_in_
-                self.data_shape_ = rbm.data_shape_
-                self.image_shape_ = rbm.image_shape_
-            data = rbm.transform(data)
-        self.epochs_trained_ = self.rbms_[-1].epochs_trained_
-        self.is_fitted_ = True
+            rbm.fit(data, resume=resume_layer, callback=on_epoch)
+            self._describe_from(i, rbm.epochs_trained_)
+            self.stop_reason_ = rbm.stop_reason_
+            if i + 1 < len(self.layers):
+                data = rbm.transform(data)
         return self
 
-    # -- generation ---------------------------------------------------------------------
+    def _describe_from(self, layer: int, epoch: int) -> None:
+        """The fitted description once layer ``layer`` has trained ``epoch`` epochs."""
+        bottom = self.rbms_[0]
+        self.n_features_in_ = bottom.n_features_in_
+        self.data_shape_ = bottom.data_shape_
+        self.image_shape_ = bottom.image_shape_
+        self.epochs_trained_ = epoch if layer == len(self.rbms_) - 1 else self.epochs_trained_
+        self.is_fitted_ = True
+
+    @property
+    def n_layers_trained_(self) -> int:
+        """Layers in the fitted stack (fewer than ``len(layers)`` while training)."""
+        self._check_fitted()
+        return len(self.rbms_)
+
+    # -- features and generation --------------------------------------------------------
+    def transform(self, X) -> np.ndarray:
+        """The up-pass: p(h_L = 1 | ...) of the top layer, each layer on the probabilities of
+        the one below (the features the stack was trained on)."""
+        self._check_fitted()
+        data = X
+        for rbm in self.rbms_:
+            data = rbm.transform(data)
+        return data
+
     @torch.no_grad()
     def sample(self, n, *, gibbs_steps: int = 100, burn_in: int = 1000, seed=None,
                mean: bool = False) -> np.ndarray:
@@ -145,9 +184,7 @@ class DBN(GenerativeModel):
                        seed=int(torch.randint(0, 2**31, (1,), generator=gen)))
         h = torch.as_tensor(h, dtype=torch.float64, device=top.device_).reshape(n, -1)
         for i in range(len(self.rbms_) - 2, -1, -1):
-            rbm = self.rbms_[i]
-            P = rbm._params()
-            h = rbm._sample_visible(h, P, gen, mean=mean and i == 0)
+            h = self.rbms_[i].energy().sample_visible(h, gen, mean=mean and i == 0)
         return h.cpu().numpy().reshape(n, *self.data_shape_)
 
     # -- the bound ------------------------------------------------------------------------
@@ -163,24 +200,24 @@ class DBN(GenerativeModel):
         self._check_fitted()
         n_samples = check_n(n_samples, "n_samples")
         bottom, top = self.rbms_[0], self.rbms_[-1]
-        v = bottom._check_fitted_X(X)
+        v = bottom.visible_rows(X)
         gen = torch_generator(bottom.device_, 0 if seed is None else seed)
         log_z = top.log_partition(method, **ais_options).log_z
-        width = max(self.n_features_in_, *self.layers)
+        energies = [rbm.energy() for rbm in self.rbms_]
+        width = max(self.n_features_in_, *(e.n_hidden for e in energies))
         rows = max(1, int(4e6 // (n_samples * width)))
         out = []
         for start in range(0, v.shape[0], rows):
             below = v[start:start + rows].expand(n_samples, -1, -1)  # (S, B, D)
             acc = torch.zeros(below.shape[:2], dtype=torch.float64, device=v.device)
-            for rbm in self.rbms_[:-1]:
-                P = rbm._params()
-                logits = rbm._hidden_logits(below, P)
+            for energy in energies[:-1]:
+                logits = energy.hidden_logits(below)
                 h = (torch.rand(logits.shape, generator=gen, device=logits.device,
                                 dtype=logits.dtype) < torch.sigmoid(logits)).to(logits.dtype)
                 log_q = -F.binary_cross_entropy_with_logits(logits, h, reduction="none").sum(-1)
-                acc += rbm._log_conditional_visible(below, h, P) - log_q
+                acc += energy.log_conditional_visible(below, h) - log_q
                 below = h
-            acc += -top._free_energy(below, top._params()) - log_z
+            acc += -energies[-1].free_energy(below) - log_z
             out.append(acc.mean(0))
         return torch.cat(out).cpu().numpy()
 
@@ -189,7 +226,7 @@ class DBN(GenerativeModel):
         return ("variational lower bound (factorial up-pass q); top RBM log Z: "
                 + self.rbms_[-1].log_prob_estimator())
 
-    def log_prob(self, X):
+    def log_prob(self, X, *args, **kwargs):
         """Not available: a DBN's log-likelihood is intractable; see :meth:`lower_bound`."""
         raise TypeError("a DBN's log-likelihood is intractable: use lower_bound(X), a "
                         "variational lower bound on it, reported as such")
@@ -205,22 +242,23 @@ class DBN(GenerativeModel):
 
     # -- checkpoints ----------------------------------------------------------------------
     def _get_state(self):
+        self._check_fitted()
         meta = {**self._fit_meta(), "rbms": []}
         tensors = {}
         for i, rbm in enumerate(self.rbms_):
-            m, t = rbm._get_state()
-            meta["rbms"].append(m)
-            tensors.update({f"layer{i}.{k}": v for k, v in t.items()})
+            rbm_meta, rbm_tensors = rbm._get_state()
+            meta["rbms"].append(rbm_meta)
+            tensors.update({f"layer{i}.{k}": v for k, v in rbm_tensors.items()})
         return meta, tensors
 
     def _set_state(self, meta, tensors) -> None:
-        if len(meta["rbms"]) != len(self.layers):
+        if not 1 <= len(meta["rbms"]) <= len(self.layers):
             raise ValueError(f"checkpoint holds {len(meta['rbms'])} layers; the config says "
                              f"{len(self.layers)}")
         self.rbms_ = []
-        for i, m in enumerate(meta["rbms"]):
+        for i, rbm_meta in enumerate(meta["rbms"]):
             rbm = self._layer_model(i)
-            rbm._set_state(m, strip_prefix(tensors, f"layer{i}."))
+            rbm._set_state(rbm_meta, strip_prefix(tensors, f"layer{i}."))
             self.rbms_.append(rbm)
         self._set_fit_meta(meta)
         self.is_fitted_ = True
