@@ -13,7 +13,7 @@ from ._version import __version__
 from .base import GenerativeModel, NotFittedError
 from .compare import compare
 from .io import CheckpointError, load
-from .models import DBN, GAN, HMM, RBM, VAE, NGram
+from .models import DBN, GAN, HMM, RBM, RNN, VAE, NGram, Transformer
 from .training import NonFiniteLossError
 
 try:  # the tabular synthesizer needs pandas (pip install genlearn[tables])
@@ -33,7 +33,9 @@ __all__ = [
     "HMM",
     "NGram",
     "RBM",
+    "RNN",
     "TabularSynthesizer",
+    "Transformer",
     "VAE",
     "CheckpointError",
     "GenerativeModel",
