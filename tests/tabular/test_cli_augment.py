@@ -1,0 +1,47 @@
+import json
+
+import pandas as pd
+
+from genlearn.cli import main
+
+from .conftest import make_table
+
+
+def test_augment_then_evaluate(tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    make_table(150)[["x", "age", "income", "color", "flag", "y"]].to_csv(data, index=False)
+    out = tmp_path / "synth.csv"
+    assert main(["augment", str(data), "--target", "y", "--rows", "80", "--balance",
+                 "--model", "copula", "-o", str(out), "--save", str(tmp_path / "ck")]) == 0
+    synth = pd.read_csv(out)
+    assert len(synth) == 80 and (synth["y"].value_counts() == 40).all()
+    assert (tmp_path / "ck" / "config.json").exists()
+    assert main(["augment", str(data), "--rows", "5", "--model", "copula", "-o", str(out)]) == 1
+    assert "exists; pass --force" in capsys.readouterr().err
+    rep = tmp_path / "report"
+    assert main(["augment", "evaluate", str(data), str(out), "--target", "y", "--report",
+                 str(rep)]) == 0
+    metrics = json.loads((rep / "metrics.json").read_text())
+    assert {"column_shapes", "pair_trends", "detection", "privacy", "tstr"} <= set(metrics)
+    assert (rep / "hist_x.png").exists() and (rep / "hist_color.png").exists()
+    assert (rep / "correlation_difference.png").exists() and (rep / "report.md").exists()
+    assert "30% stratified split" in (rep / "report.md").read_text()
+
+
+def test_augment_errors(tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    make_table(40)[["x", "y"]].assign(one="a").to_csv(data, index=False)
+    out = str(tmp_path / "s.csv")
+    assert main(["augment", str(data), "--target", "one", "-o", out]) == 1
+    assert "has 1 class(es)" in capsys.readouterr().err
+    assert main(["augment", str(data), "--model", "copula", "--condition", "Status=bad",
+                 "-o", out]) == 1
+    assert "unknown column 'Status'" in capsys.readouterr().err
+    other = tmp_path / "other.csv"
+    pd.DataFrame({"x": [1.0, 2.0], "z": ["a", "b"]}).to_csv(other, index=False)
+    assert main(["augment", "evaluate", str(data), str(other)]) == 1
+    assert "missing ['y', 'one'], unexpected ['z']" in capsys.readouterr().err
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("a,b\n\xe9,1\n\xe8,2\n".encode("latin-1"))
+    assert main(["augment", str(latin), "-o", out]) == 1
+    assert "is not UTF-8" in capsys.readouterr().err
