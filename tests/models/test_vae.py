@@ -23,14 +23,16 @@ def tiny(**kw):
 
 # -- a linear-Gaussian VAE: its marginal likelihood is known in closed form ----------------------
 def _exact_linear_gaussian(model, X):
-    """log N(x | b, W W^T + diag(sigma^2)) of the model's linear decoder."""
+    """log N(x | m + s * b, S (W W^T + diag(sigma^2)) S) of the model's linear decoder, with
+    S = diag(s): the network models the standardised rows (x - m) / s."""
     lin = model.net_.dec[0]
     W = lin.weight.detach().double().numpy()
     b = lin.bias.detach().double().numpy()
     raw = model.net_.feature_log_var.detach().double()
     var = torch.exp(torch.logaddexp(raw, torch.full_like(raw, model.net_.log_min_var))).numpy()
-    cov = W @ W.T + np.diag(var)
-    return stats.multivariate_normal(b, cov).logpdf(X)
+    S = np.diag(model.scale_)
+    cov = S @ (W @ W.T + np.diag(var)) @ S
+    return stats.multivariate_normal(model.center_ + model.scale_ * b, cov).logpdf(X)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +69,63 @@ def test_elbo_k1_iwae_expectation_matches_elbo(linear_gaussian):
     a = np.mean([model.log_prob(X, k=1, seed=s).mean() for s in range(20)])
     b = model.elbo(X, n_samples=20, seed=5).mean()
     assert abs(a - b) < 0.05
+
+
+def test_linear_gaussian_data_are_standardised(linear_gaussian):
+    model, X = linear_gaussian
+    assert np.all(np.abs(model.center_ - 1.0) < 0.5) and np.all(model.scale_ > 0.3)
+
+
+# -- the Gaussian likelihood standardises its input (issue 10 defect 2) -----------------------
+def _gauss(**kw):
+    return tiny(**{"likelihood": "gaussian", "epochs": 4, "seed": 2, "iw_samples": 20, **kw})
+
+
+def test_standardising_is_the_identity_on_standardised_data():
+    Z = np.random.default_rng(0).normal(size=(300, 5)) @ np.diag([1, 2, 3, 1, 1])
+    Z = (Z - Z.mean(0)) / Z.std(0)
+    on, off = _gauss().fit(Z), _gauss(standardize=False).fit(Z)
+    np.testing.assert_allclose(on.center_, 0, atol=1e-12)
+    np.testing.assert_allclose(on.scale_, 1, atol=1e-12)
+    np.testing.assert_allclose(on.log_prob(Z[:50]), off.log_prob(Z[:50]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(on.sample(20, seed=1), off.sample(20, seed=1), atol=1e-5)
+
+
+def test_standardised_model_gives_the_density_of_the_data_in_its_own_units():
+    Z = np.random.default_rng(1).normal(size=(300, 5))
+    Z = (Z - Z.mean(0)) / Z.std(0)
+    scale, shift = np.array([255.0, 0.01, 3.0, 1e4, 1.0]), np.array([-7.0, 2.0, 0.0, 5e5, 1.0])
+    X = Z * scale + shift
+    on_z, on_x = _gauss().fit(Z), _gauss().fit(X)
+    # log p(x) = log p(z) - sum_j log scale_j (the Jacobian of x -> z)
+    np.testing.assert_allclose(on_x.log_prob(X[:50]),
+                               on_z.log_prob(Z[:50]) - np.log(scale).sum(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(on_x.elbo(X[:50]), on_z.elbo(Z[:50]) - np.log(scale).sum(),
+                               rtol=1e-4, atol=1e-3)
+    # samples and reconstructions come back in the data's units
+    np.testing.assert_allclose((on_x.sample(30, seed=3) - shift) / scale,
+                               on_z.sample(30, seed=3), atol=1e-4)
+    np.testing.assert_allclose((on_x.reconstruct(X[:5]) - shift) / scale,
+                               on_z.reconstruct(Z[:5]), atol=1e-4)
+    # the training record is in the data's units too
+    assert on_x.history_[-1]["elbo"] == pytest.approx(
+        on_z.history_[-1]["elbo"] - np.log(scale).sum(), rel=1e-4)
+
+
+def test_digits_times_255_train_to_a_finite_sane_loss():
+    from sklearn.datasets import load_digits
+
+    D = load_digits().data / 16.0
+    model = _gauss(epochs=3).fit(D * 255.0)
+    losses = [r["loss"] for r in model.history_]
+    assert np.all(np.isfinite(losses)) and max(abs(v) for v in losses) < 1e3
+    lp = model.log_prob(D[:20] * 255.0)
+    assert np.all(np.isfinite(lp))
+    # the same fit on [0, 1] pixels, shifted by the Jacobian of the x255 columns that vary
+    small = _gauss(epochs=3).fit(D)
+    varying = (D.std(0) > 0).sum()
+    np.testing.assert_allclose(lp, small.log_prob(D[:20]) - varying * np.log(255.0),
+                               rtol=1e-4, atol=1e-2)
 
 
 # -- the contract ------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ expectation that tightens as k grows; ``elbo`` is the k = 1 bound, named as such
 The prior p(z) is N(0, I), a learned mixture of Gaussians, or the VampPrior (Tomczak & Welling
 2018). Encoder and decoder are MLPs, or strided convolutions (``architecture="conv"``, for square
 images such as 28x28 MNIST). The likelihood is Bernoulli (data in [0, 1]) or Gaussian with a
-learned variance, either produced by the decoder or one per feature (``"feature"``; with
+learned variance (on standardised columns; ``log_prob`` adds the Jacobian -sum_j log std_j so
+it is the density of the data in its own units), either produced by the decoder or one per
+feature (``"feature"``; with
 ``hidden=()`` that makes a linear-Gaussian model, i.e. factor analysis, whose exact marginal
 likelihood the tests use). Training maximises the ELBO with a beta weight and linear KL warm-up,
 or the IWAE bound (``objective="iwae"``).
@@ -63,10 +65,17 @@ class VAE(EpochModel):
         Channels of the convolutional layers (encoder order).
     likelihood : {"bernoulli", "gaussian"}
         Bernoulli for data in [0, 1] (binary pixels); Gaussian with learned variance otherwise.
+    standardize : bool
+        Gaussian only: the network sees each column standardised, (x - mean) / std over the
+        training rows (a constant column keeps scale 1), so data in any units (pixels x 255,
+        incomes) train like data near unit scale. ``sample``, ``decode`` and ``reconstruct``
+        map back to the data's units, and ``log_prob`` / ``elbo`` are densities of the data
+        itself: they add the Jacobian -sum_j log std_j.
     gaussian_variance : {"decoder", "feature"}
         Gaussian only: variance output by the decoder per example, or one learned per feature.
     min_std : float
-        Gaussian only: floor on the standard deviation, so the density stays bounded.
+        Gaussian only: floor on the standard deviation (in standardised units when
+        ``standardize``), so the density stays bounded.
     activation : str
         One of ``relu``, ``elu``, ``tanh``, ``leaky_relu``, ``softplus``, ``gelu``.
     beta : float
@@ -113,7 +122,8 @@ class VAE(EpochModel):
     has_likelihood = True
 
     def __init__(self, latent_dim=16, hidden=(256, 256), architecture="mlp", conv_channels=(32, 64),
-                 likelihood="bernoulli", gaussian_variance="decoder", min_std=1e-3,
+                 likelihood="bernoulli", standardize=True, gaussian_variance="decoder",
+                 min_std=1e-3,
                  activation="relu", beta=1.0, warmup_epochs=0, objective="elbo", train_samples=1,
                  epochs=200, batch_size=100, lr=1e-3, lr_schedule="constant", weight_decay=0.0,
                  dropout=0.0, prior="normal", prior_components=50, early_stopping=False,
@@ -124,6 +134,7 @@ class VAE(EpochModel):
         self.architecture = architecture
         self.conv_channels = conv_channels
         self.likelihood = likelihood
+        self.standardize = standardize
         self.gaussian_variance = gaussian_variance
         self.min_std = min_std
         self.activation = activation
@@ -162,6 +173,8 @@ class VAE(EpochModel):
         for c in self.conv_channels:
             check_int(c, "conv_channels (each)", low=1)
         check_choice(self.likelihood, "likelihood", LIKELIHOODS)
+        if not isinstance(self.standardize, bool):
+            raise ValueError(f"standardize must be True or False; got {self.standardize!r}")
         check_choice(self.gaussian_variance, "gaussian_variance", ("decoder", "feature"))
         check_float(self.min_std, "min_std", low=0.0, low_open=True)
         check_choice(self.activation, "activation", tuple(ACTIVATIONS))
@@ -194,13 +207,42 @@ class VAE(EpochModel):
         flat, _ = check_array(X, n_features=self.n_features_in_, domain=self._domain())
         return flat
 
+    def _describe_rows(self, flat: np.ndarray) -> None:
+        d = flat.shape[1]
+        self.center_, self.scale_ = np.zeros(d), np.ones(d)
+        if self.likelihood == "gaussian" and self.standardize:
+            std = flat.std(0)
+            self.center_ = flat.mean(0)
+            self.scale_ = np.where(std > 0, std, 1.0)  # a constant column stays as it is
+
+    def _extra_state(self) -> tuple[dict, dict]:
+        return {}, {"center": torch.as_tensor(self.center_),
+                    "scale": torch.as_tensor(self.scale_)}
+
+    def _set_extra_state(self, meta: dict, tensors: dict) -> None:
+        self.center_ = tensors["center"].double().numpy()
+        self.scale_ = tensors["scale"].double().numpy()
+
+    def _to_model(self, flat: np.ndarray) -> torch.Tensor:
+        """Rows in the network's units (standardised for a Gaussian likelihood), float32."""
+        if self.likelihood == "gaussian":
+            flat = (flat - self.center_) / self.scale_
+        return torch.as_tensor(flat, dtype=torch.float32, device=self.device_)
+
+    def _from_model(self, x: np.ndarray) -> np.ndarray:
+        return x * self.scale_ + self.center_ if self.likelihood == "gaussian" else x
+
+    def _log_jacobian(self) -> float:
+        """log |d x_model / d x| = -sum_j log scale_j: turns the network's density into the
+        density of the data in its own units."""
+        return float(-np.log(self.scale_).sum())
+
     def _rows_data(self, flat: np.ndarray, labels) -> Rows:
         if self.likelihood == "bernoulli" and not np.all((flat == 0) | (flat == 1)):
             log.warning("Bernoulli likelihood on data that are not binary: log_prob is then not "
                         "a normalised log-likelihood; binarize the data or use "
                         "likelihood='gaussian'")
-        x = torch.as_tensor(flat, dtype=torch.float32, device=self.device_)
-        return Rows(x, self._onehot(labels, flat.shape[0]))
+        return Rows(self._to_model(flat), self._onehot(labels, flat.shape[0]))
 
     # -- network --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -248,12 +290,13 @@ class VAE(EpochModel):
             kl = self._kl(z, mean, log_var)  # (B,)
             rec = log_px.mean(0)
             loss = -(rec - kl_weight * kl).mean()
-            return loss, {"elbo": float((rec - kl).mean().detach()),
+            jac = self._log_jacobian()  # the reported bounds are in the data's units
+            return loss, {"elbo": float((rec - kl).mean().detach()) + jac,
                           "kl": float(kl.mean().detach())}
         log_pz = net.log_prior(z)
         log_qz = gaussian_log_prob(z, mean, log_var)
         bound = log_mean_exp(log_px + kl_weight * (log_pz - log_qz), dim=0)  # (B,)
-        return -bound.mean(), {"iwae_bound": float(bound.mean().detach())}
+        return -bound.mean(), {"iwae_bound": float(bound.mean().detach()) + self._log_jacobian()}
 
     def _kl(self, z: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
         """KL(q(z|x) || p(z)): closed form for N(0, I), else averaged over the draws z (S, B, L)."""
@@ -317,7 +360,7 @@ class VAE(EpochModel):
             params = net.decode(z.reshape(n_samples * B, -1), cb.repeat(n_samples, 1))
             rec = net.log_lik(xb.repeat(n_samples, 1), params).reshape(n_samples, B).mean(0)
             out.append(rec - self._kl(z, mean, log_var))
-        return torch.cat(out)
+        return torch.cat(out) + self._log_jacobian()
 
     def elbo(self, X, y=None, *, n_samples: int = 1, seed=None) -> np.ndarray:
         """Per-example evidence lower bound (nats), averaged over ``n_samples`` draws of z.
@@ -327,7 +370,7 @@ class VAE(EpochModel):
         self._check_fitted()
         flat = self._check_X(X)
         n_samples = check_n(n_samples, "n_samples")
-        x = torch.as_tensor(flat, dtype=torch.float32, device=self.device_)
+        x = self._to_model(flat)
         c = self._cond(y, flat.shape[0])
         seed = self._eval_seed(seed)
         return self._elbo_tensor(x, c, seed=seed, n_samples=n_samples).double().cpu().numpy()
@@ -352,13 +395,14 @@ class VAE(EpochModel):
         log p(x) ~= log (1/k) sum_i p(x, z_i) / q(z_i | x) with z_i ~ q(z | x) (Burda et al.
         2015); ``k`` defaults to ``iw_samples`` (1000). It is a stochastic lower bound on log p(x)
         that tightens as ``k`` grows; ``seed`` fixes the draws. For a conditional model this is
-        log p(x | y).
+        log p(x | y). With a standardised Gaussian likelihood it includes the Jacobian
+        -sum_j log std_j, so it is a density of ``X`` in its own units.
         """
         self._check_fitted()
         flat = self._check_X(X)
         k = check_n(self.iw_samples if k is None else k, "k")
         n, d = flat.shape
-        x = torch.as_tensor(flat, dtype=torch.float32, device=self.device_)
+        x = self._to_model(flat)
         c = self._cond(y, n)
         gen = torch_generator(self.device_, self._eval_seed(seed))
         net = self.net_.eval()
@@ -377,8 +421,8 @@ class VAE(EpochModel):
             log_px = net.log_lik(xb.repeat(m, 1), params).reshape(m, B)
             return log_px + net.log_prior(z) - gaussian_log_prob(z, mean, log_var)
 
-        return importance_weighted_log_prob(log_weights, n, k, batch_size=rows,
-                                            chunk=chunk).numpy()
+        lp = importance_weighted_log_prob(log_weights, n, k, batch_size=rows, chunk=chunk)
+        return lp.numpy() + self._log_jacobian()
 
     @torch.no_grad()
     def _decode_np(self, z: torch.Tensor, c: torch.Tensor, *, draw: bool, gen=None) -> np.ndarray:
@@ -393,7 +437,7 @@ class VAE(EpochModel):
                 noise = torch.randn(first.shape, generator=gen, device=first.device) if draw else 0
                 out = first + torch.exp(0.5 * log_var) * noise if draw else first
             outs.append(out.double().cpu().numpy())
-        return np.concatenate(outs).reshape(z.shape[0], *self.data_shape_)
+        return self._from_model(np.concatenate(outs)).reshape(z.shape[0], *self.data_shape_)
 
     def sample(self, n, y=None, *, seed=None, mean: bool = False) -> np.ndarray:
         """Draw ``n`` new examples, shaped like the training data.
@@ -414,7 +458,7 @@ class VAE(EpochModel):
         """Posterior mean of z for each row (and its log-variance with ``return_log_var``)."""
         self._check_fitted()
         flat = self._check_X(X)
-        x = torch.as_tensor(flat, dtype=torch.float32, device=self.device_)
+        x = self._to_model(flat)
         c = self._cond(y, flat.shape[0])
         net = self.net_.eval()
         parts = [net.encode(x[sl], c[sl]) for sl in self._batches(x.shape[0])]
