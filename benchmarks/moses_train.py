@@ -1,0 +1,80 @@
+"""Train a molecule generator on a random subset of the MOSES training set (issue 12).
+
+    .venv/bin/python benchmarks/moses_train.py --model rnn --repr selfies --subset 250000 \
+        --out runs/moses_rnn_selfies --param hidden=256 --param epochs=1
+
+Writes the checkpoint folder (``genlearn molecules sample/evaluate`` read it) and
+``benchmarks/results/moses_train_<tag>.json`` with the data report, training time, threads and
+the machine's load before and after (``os.getloadavg``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import torch
+
+import genlearn.molecules as glm
+from genlearn.molecules.generator import MoleculeGenerator
+
+TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "moses_train.csv.gz"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="rnn")
+    ap.add_argument("--repr", default="selfies")
+    ap.add_argument("--subset", type=int, default=250_000)
+    ap.add_argument("--max-length", type=int, default=100)
+    ap.add_argument("--param", action="append", default=[], help="key=value (JSON value)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--data", default=str(TRAIN))
+    ap.add_argument("--standardize", action="store_true", help="strip salts and neutralise "
+                    "(MOSES molecules are already neutral single fragments: off by default)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    torch.set_num_threads(args.threads)
+    params = {}
+    for p in args.param:
+        k, v = p.split("=", 1)
+        try:
+            params[k] = json.loads(v)
+        except ValueError:
+            params[k] = v
+    load0 = os.getloadavg()
+    t0 = time.time()
+    smiles = glm.read_smiles(args.data, subset_n=args.subset, seed=args.seed)
+    data = glm.prepare(smiles, args.repr, max_length=args.max_length,
+                       strip_salts=args.standardize, neutralize=args.standardize)
+    t_prep = time.time() - t0
+    print(data.report(), f"({t_prep:.0f} s)", flush=True)
+    gen = MoleculeGenerator(model=args.model, representation=args.repr,
+                            max_length=args.max_length, model_params=params, seed=args.seed)
+    t1 = time.time()
+    gen.fit(data)
+    t_fit = time.time() - t1
+    gen.save(args.out)
+    rec = {"model": args.model, "repr": args.repr, "subset": args.subset, "params": params,
+           "max_length": args.max_length, "standardize": args.standardize,
+           "threads": args.threads, "seed": args.seed,
+           "data": gen.data_report_, "vocab_size": len(gen.vocab_), "prep_s": t_prep,
+           "fit_s": t_fit, "load_before": load0, "load_after": os.getloadavg(),
+           "out": args.out}
+    hist = getattr(gen.model_, "history_", None)
+    if hist:
+        rec["history"] = hist
+    tag = Path(args.out).name
+    res = Path(__file__).resolve().parent / "results" / f"moses_train_{tag}.json"
+    res.write_text(json.dumps(rec, indent=2, default=str) + "\n")
+    print(json.dumps({k: v for k, v in rec.items() if k != "history"}, default=str), flush=True)
+
+
+if __name__ == "__main__":
+    main()

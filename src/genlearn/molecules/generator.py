@@ -1,0 +1,253 @@
+"""A molecule generator: a genlearn sequence model over SMILES or SELFIES tokens.
+
+    gen = MoleculeGenerator(model="rnn", representation="selfies", max_length=100)
+    gen.fit(prepare(smiles, "selfies", max_length=100))
+    gen.sample(1000, seed=0)      # canonical SMILES, None where the draw is not a molecule
+    gen.save("runs/mol"); MoleculeGenerator.load("runs/mol")
+
+The sequence model is any registered genlearn model that reads integer sequences; how a
+molecule becomes a sequence depends on whether the model has its own end symbol, so each family
+has a small strategy (:class:`FixedLengthCodec` for the n-gram and HMM, which draw a fixed
+number of symbols and learn our ``<eos>`` symbol like any other; :class:`EndSymbolCodec` for
+the Transformer and RNN, which add BOS/EOS themselves and stop at EOS). A draw that ends
+without an end symbol (longer than ``max_length`` tokens) or with a special symbol inside is
+not a molecule and counts as invalid.
+
+A checkpoint is the sequence model's genlearn checkpoint folder (``config.json`` +
+``weights.safetensors``) with ``molecules.json`` beside it (vocabulary, representation,
+max_length, how the training data were cleaned) and ``train.smi`` (the canonical training
+molecules, for novelty).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .._utils import check_float, check_int
+from .data import PreparedMolecules, canonical, prepare
+from .tokens import Vocabulary, get_repr
+
+__all__ = ["MODELS", "EndSymbolCodec", "FixedLengthCodec", "MoleculeGenerator"]
+
+log = logging.getLogger(__name__)
+
+META = "molecules.json"
+TRAIN = "train.smi"
+FORMAT = "genlearn-molecules"
+
+
+class FixedLengthCodec:
+    """Models that draw ``length`` symbols (n-gram, HMM): molecule = tokens + ``<eos>``."""
+
+    def encode(self, vocab, tokens):
+        return vocab.encode(tokens)
+
+    def sample(self, model, n, max_length, *, seed, temperature):
+        return model.sample(n, max_length + 1, seed=seed, temperature=temperature)
+
+    def decode(self, vocab, ids, max_length):
+        return vocab.decode(ids)
+
+
+class EndSymbolCodec:
+    """Models with their own BOS/EOS (Transformer, RNN): molecule = tokens; the model stops."""
+
+    def encode(self, vocab, tokens):
+        return vocab.encode(tokens)[:-1]
+
+    def sample(self, model, n, max_length, *, seed, temperature):
+        # one symbol more than allowed: a draw that uses it did not stop, so it is cut off
+        return model.sample(n, max_length + 1, seed=seed, temperature=temperature)
+
+    def decode(self, vocab, ids, max_length):
+        ids = np.asarray(ids)
+        if len(ids) > max_length:
+            return None
+        return vocab.decode(np.r_[ids, vocab.eos_id])
+
+
+# name -> (module that registers it, codec, default hyperparameters for molecules)
+MODELS = {
+    "ngram": ("genlearn.models.ngram", FixedLengthCodec, {"order": 6}),
+    "hmm": ("genlearn.models.hmm", FixedLengthCodec,
+            {"n_states": 32, "n_iter": 30, "verbose": False}),
+    "rnn": ("genlearn.models.rnn", EndSymbolCodec,
+            {"cell": "lstm", "n_layer": 2, "hidden": 256, "epochs": 2, "batch_size": 128,
+             "lr": 2e-3, "val_fraction": 0.02, "verbose": False}),
+    "transformer": ("genlearn.models.transformer", EndSymbolCodec,
+                    {"n_layer": 4, "n_head": 4, "n_embd": 128, "epochs": 2, "batch_size": 128,
+                     "lr": 1e-3, "val_fraction": 0.02, "verbose": False}),
+}
+
+
+def _model_class(name: str):
+    if name not in MODELS:
+        raise ValueError(f"unknown molecule model {name!r}; choose one of {', '.join(MODELS)}")
+    from .. import registry
+
+    importlib.import_module(MODELS[name][0])
+    return registry.get(name)
+
+
+class MoleculeGenerator:
+    """Sequence model + vocabulary + representation. See the module docstring.
+
+    Parameters
+    ----------
+    model : {"ngram", "hmm", "rnn", "transformer"}
+    representation : {"smiles", "selfies"}
+    max_length : int
+        The longest molecule in tokens; longer training molecules are dropped (and counted),
+        longer draws are invalid.
+    model_params : dict or None
+        Hyperparameters of the sequence model, over the defaults in ``MODELS``.
+    seed : int or None
+    """
+
+    def __init__(self, model="rnn", representation="selfies", max_length=100,
+                 model_params=None, seed=None):
+        _model_class(model)
+        get_repr(representation)
+        check_int(max_length, "max_length", low=1)
+        check_int(seed, "seed", low=0, allow_none=True)
+        if model_params is not None and not isinstance(model_params, dict):
+            raise ValueError(f"model_params must be a dict; got {model_params!r}")
+        self.model = model
+        self.representation = representation
+        self.max_length = max_length
+        self.model_params = dict(model_params or {})
+        self.seed = seed
+
+    @property
+    def codec(self):
+        return MODELS[self.model][1]()
+
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            from ..base import NotFittedError
+
+            raise NotFittedError("this MoleculeGenerator is not fitted; call fit or load")
+
+    # -- training ---------------------------------------------------------------------------
+    def fit(self, data, **fit_kwargs):
+        """Fit on ``data``: a :class:`PreparedMolecules` (its representation must match) or a
+        list of SMILES (cleaned and counted by :func:`prepare`). Returns ``self``."""
+        if not isinstance(data, PreparedMolecules):
+            data = prepare(data, self.representation, max_length=self.max_length)
+        if data.representation != self.representation:
+            raise ValueError(f"the data were prepared as {data.representation}, the generator "
+                             f"reads {self.representation}")
+        too_long = [len(t) for t in data.tokens if len(t) > self.max_length]
+        if too_long:
+            raise ValueError(f"{len(too_long)} molecules are longer than max_length="
+                             f"{self.max_length} tokens (the longest has {max(too_long)}); "
+                             "prepare them with the same max_length")
+        self.vocab_ = Vocabulary.build(data.tokens)
+        codec = self.codec
+        seqs = [codec.encode(self.vocab_, t) for t in data.tokens]
+        params = {**MODELS[self.model][2], **self.model_params, "n_symbols": len(self.vocab_)}
+        if self.seed is not None:
+            params["seed"] = self.seed
+        cls = _model_class(self.model)
+        if self.model in ("rnn", "transformer"):
+            params.setdefault("block_size", self.max_length + 2)
+        self.model_ = cls(**params).fit(seqs, **fit_kwargs)
+        self.train_smiles_ = list(data.smiles)
+        self.data_report_ = {"n_read": data.n_read, "n_kept": data.n_kept,
+                             "dropped": dict(data.dropped)}
+        return self
+
+    # -- sampling ---------------------------------------------------------------------------
+    def sample_tokens(self, n, *, seed=None, temperature=1.0, batch_size=2000):
+        """``n`` draws as token lists (``None`` for a draw that is not a complete molecule)."""
+        self._check_fitted()
+        check_int(n, "n", low=1)
+        check_float(temperature, "temperature", low=0.0, low_open=True)
+        rng = np.random.default_rng(seed)
+        codec, out = self.codec, []
+        while len(out) < n:
+            m = min(batch_size, n - len(out))
+            s = int(rng.integers(2**31 - 1))
+            rows = codec.sample(self.model_, m, self.max_length, seed=s, temperature=temperature)
+            out.extend(codec.decode(self.vocab_, r, self.max_length) for r in rows)
+        return out
+
+    def sample(self, n, *, seed=None, temperature=1.0, batch_size=2000) -> list:
+        """``n`` draws as canonical SMILES, ``None`` where a draw is not a valid molecule."""
+        rep = get_repr(self.representation)
+        out = []
+        for toks in self.sample_tokens(n, seed=seed, temperature=temperature,
+                                       batch_size=batch_size):
+            smi = rep.to_smiles(toks) if toks is not None else None
+            out.append(canonical(smi) if smi else None)
+        return out
+
+    def log_prob(self, smiles) -> np.ndarray:
+        """log p of each molecule (nats) under the sequence model, of its canonical token
+        sequence; raises ``ValueError`` for an invalid or unencodable one."""
+        self._check_fitted()
+        data = prepare(smiles, self.representation, max_length=self.max_length,
+                       strip_salts=False, neutralize=False)
+        if data.n_kept != len(list(smiles)):
+            raise ValueError(f"cannot score every molecule: {data.report()}")
+        codec = self.codec
+        return self.model_.log_prob([codec.encode(self.vocab_, t) for t in data.tokens])
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def config(self) -> dict:
+        return {"format": FORMAT, "version": 1, "model": self.model,
+                "representation": self.representation, "max_length": self.max_length,
+                "model_params": self.model_params, "seed": self.seed,
+                "vocabulary": self.vocab_.to_dict(), "data": self.data_report_}
+
+    def save(self, path) -> str:
+        """Write the checkpoint folder ``path`` (see the module docstring)."""
+        self._check_fitted()
+        path = Path(path)
+        self.model_.save(path)
+        _atomic_write(path / META, json.dumps(self.config(), indent=2) + "\n")
+        _atomic_write(path / TRAIN, "".join(s + "\n" for s in self.train_smiles_))
+        return str(path)
+
+    @classmethod
+    def load(cls, path) -> MoleculeGenerator:
+        from ..io import CheckpointError, load
+
+        path = Path(path)
+        meta_path = path / META
+        if not meta_path.is_file():
+            raise CheckpointError(f"{path} is not a molecule generator checkpoint: it has no "
+                                  f"{META} (train one with genlearn molecules train)")
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError as exc:
+            raise CheckpointError(f"{meta_path} is not valid JSON: {exc}") from None
+        if meta.get("format") != FORMAT:
+            raise CheckpointError(f"{meta_path} is not a genlearn molecules config")
+        gen = cls(model=meta["model"], representation=meta["representation"],
+                  max_length=meta["max_length"], model_params=meta.get("model_params"),
+                  seed=meta.get("seed"))
+        gen.model_ = load(path)
+        gen.vocab_ = Vocabulary.from_dict(meta["vocabulary"])
+        gen.data_report_ = meta.get("data", {})
+        train = path / TRAIN
+        gen.train_smiles_ = train.read_text().split() if train.is_file() else []
+        return gen
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,82 @@
+"""genlearn molecules train / sample / evaluate / optimize, and their errors."""
+
+import csv
+import json
+
+import pytest
+
+pytest.importorskip("rdkit")
+pytest.importorskip("selfies")
+
+from genlearn.cli import main  # noqa: E402
+
+RNN = ["--param", "hidden=32", "--param", "n_layer=1", "--param", "batch_size=16",
+       "--param", "val_fraction=0", "--param", "patience=none", "--epochs", "2"]
+
+
+def _rows(path):
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_train_sample_evaluate_optimize(molecules_csv, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["molecules", "train", str(molecules_csv), "--model", "rnn", "--repr",
+                 "selfies", "--out", str(run), "--max-length", "60", *RNN]) == 0
+    out = capsys.readouterr().out
+    assert "42 read, 40 kept, 2 invalid SMILES" in out  # skipped and counted, never silent
+    assert (run / "molecules.json").is_file() and (run / "config.json").is_file()
+
+    new = tmp_path / "new.csv"
+    assert main(["molecules", "sample", str(run), "-n", "50", "-o", str(new)]) == 0
+    rows = _rows(new)
+    assert 0 < len(rows) <= 50 and "valid of 50 draws" in capsys.readouterr().out
+    assert main(["molecules", "sample", str(run), "-n", "5", "-o", str(new)]) == 1
+    assert "exists; pass --force" in capsys.readouterr().err
+
+    metrics = tmp_path / "m.json"
+    assert main(["molecules", "evaluate", str(run), "--test", str(molecules_csv), "-n", "60",
+                 "--no-fcd", "--json", str(metrics)]) == 0
+    out = capsys.readouterr().out
+    assert "SNN/Test" in out and "IntDiv" in out and "Novelty" in out
+    m = json.loads(metrics.read_text())
+    assert m["n_generated"] == 60 and 0 <= m["valid"] <= 1
+    assert (run / "samples.png").stat().st_size > 0
+
+    best = tmp_path / "best.csv"
+    assert main(["molecules", "optimize", str(run), "--objective", "qed", "--budget", "30",
+                 "--batch-size", "16", "-o", str(best)]) == 0
+    assert "30 oracle calls" in capsys.readouterr().out
+    scores = [float(r["score"]) for r in _rows(best)]
+    assert scores == sorted(scores, reverse=True) and len(scores) == 30
+    assert all(float(r["qed"]) == pytest.approx(float(r["score"]), abs=1e-4)
+               for r in _rows(best))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--column", "smi"], "no column 'smi'"),
+    (["--max-length", "3"], "no usable molecule"),
+])
+def test_train_errors(molecules_csv, tmp_path, capsys, args, message):
+    code = main(["molecules", "train", str(molecules_csv), "--model", "ngram", "--out",
+                 str(tmp_path / "run"), *args])
+    assert code == 1 and message in capsys.readouterr().err
+
+
+def test_empty_file_and_unknown_objective(tmp_path, molecules_csv, capsys):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert main(["molecules", "train", str(empty), "--model", "ngram", "--out",
+                 str(tmp_path / "r")]) == 1
+    assert "is empty" in capsys.readouterr().err
+    run = tmp_path / "ng"
+    assert main(["molecules", "train", str(molecules_csv), "--model", "ngram", "--out",
+                 str(run)]) == 0
+    assert main(["molecules", "optimize", str(run), "--objective", "guacamol:nope", "-o",
+                 str(tmp_path / "b.csv")]) == 1
+    assert "unknown objective 'guacamol:nope'" in capsys.readouterr().err
+    assert main(["molecules", "optimize", str(run), "--objective", "qed", "-o",
+                 str(tmp_path / "b.csv")]) == 1
+    assert "autoregressive model" in capsys.readouterr().err
+    assert main(["molecules", "sample", str(tmp_path), "-o", str(tmp_path / "x.csv")]) == 1
+    assert "not a molecule generator checkpoint" in capsys.readouterr().err
