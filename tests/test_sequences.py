@@ -21,7 +21,7 @@ def test_the_accepted_forms_agree():
     series = parse_sequences(pd.Series([a, b]))
     for p in (concat, column, series):
         assert p.lengths.tolist() == [3, 2]
-        assert all(np.array_equal(x, y) for x, y in zip(p.seqs, listed.seqs))
+        assert all(np.array_equal(x, y) for x, y in zip(p.seqs, listed.seqs, strict=True))
         assert p.seqs[0].dtype == np.int64
     assert parse_sequences([0, 1, 2]).single and lens([0, 1, 2]) == [3]
     assert lens(np.zeros((3, 5), int)) == [5, 5, 5]  # (n, T): n sequences

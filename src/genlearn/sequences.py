@@ -53,7 +53,8 @@ class Sequences:
     """Parsed sequences.
 
     ``seqs``: the sequences (1-D int64 or (T, D) float64 arrays); ``lengths``: (S,) int64;
-    ``single``: the input was one bare array (hmmlearn style; concatenate results for it).
+    ``single``: the input was one array, alone or with ``lengths`` (hmmlearn's form: per-step
+    results such as state paths come back concatenated for it).
     """
 
     seqs: list
@@ -99,7 +100,7 @@ def _from_pandas(X, kind: str, name: str):
             raise ValueError(f"{name}: a DataFrame with {X.shape[1]} columns is not one sequence "
                              "of symbols; pass df[column].to_numpy() (one sequence) or a list of "
                              "1-D arrays")
-        if any(d == object or not np.issubdtype(d, np.number) for d in X.dtypes):
+        if not all(pd.api.types.is_numeric_dtype(d) for d in X.dtypes):
             raise ValueError(f"{name}: DataFrame columns must be numeric; got dtypes "
                              f"{sorted({str(d) for d in X.dtypes})} ({REMAP_HINT})")
         return X.to_numpy()
@@ -136,13 +137,14 @@ def _symbols(arr: np.ndarray, name: str) -> np.ndarray:
     raise ValueError(f"{name}: symbols must be integers; got dtype {arr.dtype} ({REMAP_HINT})")
 
 
-def _to_array(s, name: str) -> np.ndarray:
+def _to_array(s, name: str, kind: str) -> np.ndarray:
     try:
         a = np.asarray(s)
     except (ValueError, TypeError) as exc:  # ragged nested lists and the like
         raise ValueError(f"{name} could not be read as an array: {exc}") from None
     if a.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be numeric; got dtype {a.dtype} ({REMAP_HINT})")
+        what = "symbols must be integers" if kind == "categorical" else "values must be numbers"
+        raise ValueError(f"{name}: {what}; got dtype {a.dtype} ({REMAP_HINT})")
     return a
 
 
@@ -168,7 +170,7 @@ def _one(a: np.ndarray, kind: str, name: str) -> np.ndarray:
 
 
 def _split_concatenated(X, lengths, kind: str, name: str) -> tuple[list, np.ndarray, np.ndarray]:
-    arr = _to_array(X, f"with lengths, {name}")
+    arr = _to_array(X, f"with lengths, {name}", kind)
     lens = np.asarray(lengths)
     if lens.ndim != 1 or lens.size == 0:
         raise ValueError(f"lengths must be a non-empty 1-D list of sequence lengths; got "
@@ -182,8 +184,9 @@ def _split_concatenated(X, lengths, kind: str, name: str) -> tuple[list, np.ndar
         raise ValueError(f"{name}: sequence {i} has length {lens[i]} (lengths[{i}]); every "
                          "sequence needs at least one step")
     if arr.ndim == 0 or int(lens.sum()) != arr.shape[0]:
+        unit = "symbols" if kind == "categorical" else "rows"
         raise ValueError(f"lengths sum to {int(lens.sum())} but {name} has "
-                         f"{arr.shape[0] if arr.ndim else 0} rows")
+                         f"{arr.shape[0] if arr.ndim else 0} {unit}")
     flat = _one(arr, kind, name)
     return np.split(flat, np.cumsum(lens)[:-1]), lens, flat
 
@@ -202,7 +205,7 @@ def _items(X, kind: str, name: str) -> tuple[list, bool]:
     if not hasattr(X, "__len__") and not hasattr(X, "__array__"):
         raise ValueError(f"{name} must be a list of sequences (arrays), or one array with "
                          f"lengths; got {type(X).__name__}")
-    arr = _to_array(X, name) if not (isinstance(X, np.ndarray) and X.dtype == object) else X
+    arr = _to_array(X, name, kind) if not (isinstance(X, np.ndarray) and X.dtype == object) else X
     if arr.dtype == object:
         if arr.ndim != 1:
             raise ValueError(f"{name}: an object array of sequences must be 1-D")
@@ -237,10 +240,10 @@ def parse_sequences(X, lengths=None, *, kind: str = "categorical", n_symbols: in
         X = pandas
     if lengths is not None:
         seqs, lens, flat = _split_concatenated(X, lengths, kind, name)
-        single = False
+        single = True
     else:
         items, single = _items(X, kind, name)
-        seqs = [_one(_to_array(s, f"{name}: sequence {i}"), kind,
+        seqs = [_one(_to_array(s, f"{name}: sequence {i}", kind), kind,
                      name if single else f"{name}: sequence {i}") for i, s in enumerate(items)]
         lens = np.array([len(s) for s in seqs], dtype=np.int64)
         flat = None

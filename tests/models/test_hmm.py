@@ -10,6 +10,7 @@ from scipy.special import logsumexp
 
 import genlearn as gl
 from genlearn.models.hmm import HMM
+from genlearn.models.hmm_em import draw_tempered
 from genlearn.ops.hmm import (
     Workspace,
     forward_backward,
@@ -408,7 +409,8 @@ def test_samples_follow_the_exact_distribution_with_and_without_prompt():
     strings, p = exact_distribution(m, 3)
     assert p.sum() == pytest.approx(1.0)
     ancestral = m.sample(20000, 3, seed=0)
-    filtered = m._sample_tempered(20000, 3, m.startprob_, 1.0, np.random.default_rng(1))
+    filtered = draw_tempered(m.startprob_, m.transmat_, m.emissionprob_, 20000, 3, 1.0,
+                             np.random.default_rng(1))
     for draws in (ancestral, filtered):
         assert 0.5 * np.abs(empirical(draws, strings) - p).sum() < 0.02  # total variation
     prompt = [2, 0, 0, 1]

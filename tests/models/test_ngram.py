@@ -9,7 +9,8 @@ import pytest
 from sklearn.base import clone
 
 import genlearn as gl
-from genlearn.models.ngram import NGram, as_sequences
+from genlearn.models.ngram import NGram
+from genlearn.sequences import parse_sequences
 
 SMOOTHINGS = ("kneser-ney", "witten-bell", "add-k")
 
@@ -264,10 +265,10 @@ def test_concatenated_with_lengths_equals_list():
         np.testing.assert_array_equal(m.log_prob(test), a.log_prob(test))
     np.testing.assert_array_equal(
         a.log_prob(np.concatenate(test), [len(s) for s in test]), a.log_prob(test))
-    split = as_sequences(X, lengths)
+    split = parse_sequences(X, lengths).seqs
     assert all(np.array_equal(s, t) for s, t in zip(split, seqs, strict=True))
     # a flat list or 1-D array without lengths is one sequence
-    assert len(as_sequences([0, 1, 2])) == 1 and len(as_sequences(np.arange(4))) == 1
+    assert len(parse_sequences([0, 1, 2])) == 1 and len(parse_sequences(np.arange(4))) == 1
 
 
 @pytest.mark.parametrize("smoothing", SMOOTHINGS)

@@ -24,33 +24,33 @@ import warnings
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from .. import distributed
 from .._utils import check_choice, check_common, check_float, check_int, check_n, resolve_device
-from ..base import GenerativeModel
 from ..ops.hmm import (
     Workspace,
     cpu_threads,
     filtered_states,
     forward_backward,
-    forward_backward_blocks,
     forward_log_likelihood,
+    padded_batches,
     viterbi,
 )
 from ..registry import register
-from .hmm_emissions import EMISSIONS, _normalise_rows, draw_rows
+from ..sequences import SequenceModel, vocabulary_size
+from .hmm_em import ConvergenceWarning, draw_tempered, e_step, run_em
+from .hmm_emissions import EMISSIONS, draw_rows
+from .hmm_params import check_chain
+
+__all__ = ["HMM", "ConvergenceWarning"]
 
 log = logging.getLogger(__name__)
 
 CHAIN_PARAMS = ("startprob", "transmat")
 
 
-class ConvergenceWarning(UserWarning):
-    """EM stopped at ``n_iter`` before the log-likelihood gain fell under ``tol``."""
-
-
 @register("hmm")
-class HMM(GenerativeModel):
+class HMM(SequenceModel):
     """Hidden Markov model with categorical, Gaussian, Gaussian-mixture or Poisson emissions.
 
     Parameters
@@ -63,7 +63,8 @@ class HMM(GenerativeModel):
     n_mix : int
         GMM emissions: Gaussian components per state (``weights_`` (K, n_mix)).
     n_symbols : int or None
-        Categorical only: vocabulary size (default 1 + the largest symbol in the data).
+        Categorical only: vocabulary size (default 1 + the largest symbol in the data, refused
+        when implausibly large: see :func:`genlearn.sequences.vocabulary_size`).
     n_iter, tol : int, float
         EM stops after ``n_iter`` iterations or when the log-likelihood gains less than ``tol``.
     n_init : int
@@ -77,7 +78,10 @@ class HMM(GenerativeModel):
     floor : float
         Pseudo-count added to transition and emission counts in each M-step (0: none).
     min_covar, means_prior, means_weight, covars_prior, covars_weight
-        Gaussian: as in hmmlearn (MAP M-step; ``min_covar`` is added at initialisation).
+        Gaussian: as in hmmlearn (MAP M-step; ``min_covar`` is added at initialisation and is
+        the floor of every variance and covariance eigenvalue after each M-step, so collinear
+        features keep a positive-definite covariance; a floor that does not bind changes
+        nothing).
     startprob_prior, transmat_prior, emissionprob_prior : float
         Dirichlet priors (1 = maximum likelihood), as in hmmlearn.
     chunk_size : int or None
@@ -87,9 +91,12 @@ class HMM(GenerativeModel):
         (steps, states) array).
     dtype : {"float64", "float32"}
     seed, device, verbose
+
+    A model whose parameters are all set by hand (``startprob_``, ``transmat_`` and the
+    emission's) can be scored, decoded and sampled without ``fit``, as in hmmlearn; they are
+    validated first.
     """
 
-    trains_on_rows = False  # it learns from sequences, not from the rows of a table
     input_kind = "sequences"
     conditional = False
     has_likelihood = True
@@ -172,75 +179,20 @@ class HMM(GenerativeModel):
         check_common(self)  # image_shape, seed, device, verbose
 
     # -- data -----------------------------------------------------------------------------
-    def _as_sequences(self, X, lengths=None, *, fitting=False) -> list[np.ndarray]:
-        """A list of sequences: 1-D int arrays (categorical) or 2-D float arrays."""
-        if lengths is not None:
-            arr = np.asarray(X)
-            lengths = np.asarray(lengths)
-            if lengths.ndim != 1 or np.any(lengths < 0) or not np.issubdtype(lengths.dtype,
-                                                                              np.integer):
-                raise ValueError("lengths must be a 1-D array of non-negative integers")
-            if lengths.sum() != len(arr):
-                raise ValueError(f"lengths sum to {int(lengths.sum())} but X has {len(arr)} rows")
-            seqs = np.split(arr, np.cumsum(lengths)[:-1])
-        elif isinstance(X, np.ndarray) and X.dtype != object and (
-                X.ndim == 1 or (X.ndim == 2 and self.emission != "categorical")):
-            seqs = [X]
-        else:
-            if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
-                raise ValueError("X must be a list of sequences (arrays), or one array with "
-                                 "lengths")
-            seqs = list(X)
-        if len(seqs) == 0:
-            raise ValueError("X is an empty list: no sequences to fit or score")
-        out = []
-        for i, s in enumerate(seqs):
-            out.append(self._check_sequence(s, i))
-        if fitting:
-            total = sum(len(s) for s in out)
-            if total < self.n_states:
-                raise ValueError(f"{total} observations are fewer than n_states="
-                                 f"{self.n_states}: too many states for the data")
-        return out
+    def _sequence_kind(self) -> str:
+        return "categorical" if self.emission == "categorical" else "continuous"
 
-    def _check_sequence(self, s, i: int) -> np.ndarray:
-        arr = np.asarray(s)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                       or np.issubdtype(arr.dtype, np.bool_)):
-            raise ValueError(f"sequence {i} is not numeric (dtype {arr.dtype})")
-        if arr.shape[0] == 0 if arr.ndim else True:
-            raise ValueError(f"sequence {i} has length 0")
-        if self.emission == "categorical":
-            if arr.ndim == 2 and arr.shape[1] == 1:
-                arr = arr[:, 0]
-            if arr.ndim != 1:
-                raise ValueError(f"sequence {i}: categorical symbols must be a 1-D array; got "
-                                 f"shape {arr.shape}")
-            if not np.issubdtype(arr.dtype, np.integer):
-                if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-                    raise ValueError(f"sequence {i}: symbols must be integers")
-            arr = arr.astype(np.int64)
-            if arr.min() < 0:
-                raise ValueError(f"sequence {i}: negative symbol {int(arr.min())}")
-            n_sym = getattr(self, "n_symbols_", None)
-            if n_sym is not None and arr.max() >= n_sym:
-                raise ValueError(f"sequence {i}: symbol {int(arr.max())} is outside the "
-                                 f"vocabulary of {n_sym} symbols")
-            return arr
-        if arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2:
-            raise ValueError(f"sequence {i} must be 2-D (length, n_features); got {arr.shape}")
-        arr = arr.astype(np.float64)
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"sequence {i} contains NaN or infinite values")
-        n_feat = getattr(self, "n_features_", None)
-        if n_feat is not None and arr.shape[1] != n_feat:
-            raise ValueError(f"sequence {i} has {arr.shape[1]} features, but the model has "
-                             f"{n_feat}")
-        if self.emission == "poisson" and (np.any(arr < 0) or np.any(arr != np.round(arr))):
-            raise ValueError(f"sequence {i}: Poisson emissions need non-negative integer counts")
-        return arr
+    def _sequences(self, X, lengths=None, *, fitting=False):
+        """The parsed sequences (:func:`genlearn.sequences.parse_sequences`)."""
+        parsed = self._parse(X, lengths, fitting=fitting)
+        if self.emission == "poisson":
+            flat = parsed.flat
+            if np.any(flat < 0) or np.any(flat != np.round(flat)):
+                raise ValueError("X: Poisson emissions need non-negative integer counts")
+        if fitting and parsed.n_symbols_total < self.n_states:
+            raise ValueError(f"{parsed.n_symbols_total} observations are fewer than n_states="
+                             f"{self.n_states}: too many states for the data")
+        return parsed
 
     def _chunk_steps(self) -> int:
         """Time steps per E-step batch: ``chunk_size``, or about 2**25 cells / n_states."""
@@ -248,29 +200,8 @@ class HMM(GenerativeModel):
             return int(self.chunk_size)
         return max(1, (1 << 25) // self.n_states)
 
-    def _batches(self, seqs: list[np.ndarray]):
-        """Padded time-major batches of sequences of similar length.
-
-        Yields (indices, x, lengths, block): x is (T, N) symbols or (T, N, D) features, and
-        ``block`` the time steps the recursions hold at once, so N * block <= the chunk size
-        (a single sequence longer than the chunk is processed in time blocks).
-        """
-        steps = self._chunk_steps()
-        order = np.argsort([-len(s) for s in seqs], kind="stable")
-        i = 0
-        while i < len(order):
-            T = len(seqs[order[i]])
-            n = max(1, steps // T)
-            idx = order[i:i + n]
-            i += n
-            lengths = torch.tensor([len(seqs[j]) for j in idx], device=self.device_)
-            if self.emission == "categorical":
-                x = torch.zeros((T, len(idx)), dtype=torch.long)
-            else:
-                x = torch.zeros((T, len(idx), self.n_features_), dtype=self.dtype_)
-            for r, j in enumerate(idx):
-                x[: len(seqs[j]), r] = torch.as_tensor(seqs[j])
-            yield idx, x.to(self.device_), lengths, max(1, steps // len(idx))
+    def _batches(self, seqs):
+        return padded_batches(seqs, self._chunk_steps(), device=self.device_, dtype=self.dtype_)
 
     def _threads(self, seqs) -> int | None:
         """Torch CPU threads for the recursions: 1 unless a step's product is large.
@@ -292,28 +223,27 @@ class HMM(GenerativeModel):
             return (torch.as_tensor(np.log(self.startprob_), **z),
                     torch.as_tensor(np.log(self.transmat_), **z))
 
-    def _check_chain(self) -> None:
-        K = self.n_states
-        sp, tm = np.asarray(self.startprob_, float), np.asarray(self.transmat_, float)
-        if sp.shape != (K,) or tm.shape != (K, K):
-            raise ValueError(f"startprob_ must have shape ({K},) and transmat_ ({K}, {K}); got "
-                             f"{sp.shape} and {tm.shape}")
-        if np.any(sp < 0) or not np.isclose(sp.sum(), 1.0, atol=1e-8):
-            raise ValueError(f"startprob_ must be non-negative and sum to 1; it sums to "
-                             f"{sp.sum():.6g}")
-        bad = np.flatnonzero(~np.isclose(tm.sum(1), 1.0, atol=1e-8) | np.any(tm < 0, axis=1))
-        if bad.size:
-            raise ValueError(f"transmat_ rows must be non-negative and sum to 1; row {bad[0]} "
-                             f"sums to {tm[bad[0]].sum():.6g}")
-        if self.emission == "categorical":
-            e = np.asarray(self.emissionprob_, float)
-            if e.shape != (K, self.n_symbols_):
-                raise ValueError(f"emissionprob_ must have shape ({K}, {self.n_symbols_}); got "
-                                 f"{e.shape}")
-            bad = np.flatnonzero(~np.isclose(e.sum(1), 1.0, atol=1e-8) | np.any(e < 0, axis=1))
-            if bad.size:
-                raise ValueError(f"emissionprob_ rows must be non-negative and sum to 1; row "
-                                 f"{bad[0]} sums to {e[bad[0]].sum():.6g}")
+    def _check_params(self) -> None:
+        """Validate the chain and the emission's parameters (fitted or set by hand)."""
+        check_chain(self.startprob_, self.transmat_, self.n_states)
+        self._emission().check(self.n_states)
+
+    def _ready(self) -> None:
+        """Before a query: a fitted model, or one whose parameters are all set by hand (as
+        hmmlearn allows; it is then validated and usable without fit)."""
+        if not getattr(self, "is_fitted_", False):
+            missing = [n + "_" for n in self._param_names() if not hasattr(self, n + "_")]
+            if missing:
+                self._check_fitted()  # NotFittedError
+            self._validate_params()
+            name, size = self._emission().data_size()
+            if name not in self.__dict__:
+                setattr(self, name, int(size))
+            self.history_, self.converged_, self.n_iter_ = [], False, 0
+        self.device_ = getattr(self, "device_", None) or resolve_device(self.device)
+        self.dtype_ = getattr(torch, self.dtype)
+        self._check_params()
+        self.is_fitted_ = True
 
     def _init_params(self, seqs, rng, which) -> None:
         K = self.n_states
@@ -329,92 +259,47 @@ class HMM(GenerativeModel):
                                  f"{self.initialize!r}: set it before fit or let fit initialise "
                                  "it")
 
-    # -- EM -------------------------------------------------------------------------------
-    def _e_step(self, seqs, *, with_stats: bool = True):
-        """Sufficient statistics and total log-likelihood over all sequences."""
-        K = self.n_states
-        em = self._emission()
-        D = getattr(self, "n_features_", 1)
-        stats = {"start": torch.zeros(K, dtype=self.dtype_, device=self.device_),
-                 "trans": torch.zeros(K, K, dtype=self.dtype_, device=self.device_),
-                 **em.new_stats(K, D, self.device_)}
-        log_start, log_trans = self._log_chain()
-        ws = getattr(self, "_workspace", None)  # set while fit runs
-        total = 0.0
-        for _, x, lengths, block in self._batches(seqs):
-            if not with_stats:
-                ll = forward_log_likelihood(log_start, log_trans,
-                                            lambda s, e, x=x: em.scaled_b(x[s:e]), lengths, block)
-                total += float(ll.sum())
-                continue
-
-            def add(s, e, gamma, x=x):  # gamma (e-s, N, K), zero past each end
-                if s == 0:
-                    stats["start"] += gamma[0].sum(0)
-                xs = x[s:e]
-                em.accumulate(stats, xs.reshape(-1, *xs.shape[2:]), gamma.reshape(-1, K))
-
-            ll, xi = forward_backward_blocks(log_start, log_trans,
-                                             lambda s, e, x=x: em.scaled_b(x[s:e], ws), lengths,
-                                             x.shape[0], block, add, ws)
-            total += float(ll.sum())
-            stats["trans"] += xi
-        return {k: v.double().cpu().numpy() for k, v in stats.items()}, total
-
-    def _m_step(self, stats) -> None:
-        upd = self._names(self.update, "update")
-        if "startprob" in upd:
-            counts = np.maximum(self.startprob_prior - 1.0 + stats["start"], 0.0)
-            counts = np.where(self.startprob_ == 0, 0.0, counts)  # forbidden starts stay so
-            s = counts.sum()
-            self.startprob_ = counts / s if s > 0 else self.startprob_
-        if "transmat" in upd:
-            counts = np.maximum(self.transmat_prior - 1.0 + stats["trans"], 0.0)
-            counts = np.where(self.transmat_ == 0, 0.0, counts + self.floor)
-            self.transmat_ = _normalise_rows(counts, self.transmat_)
-        em = self._emission()
-        em_upd = tuple(n for n in upd if n in em.param_names)
-        if not em_upd:
-            return
-        em.m_step(stats, self.floor, em_upd)
-
     def fit(self, X, lengths=None):
-        """Baum-Welch EM on a list of sequences (or hmmlearn's ``X, lengths``). Returns self."""
+        """Baum-Welch EM on a list of sequences (or hmmlearn's ``X, lengths``). Returns self.
+
+        Inside an initialised ``torch.distributed`` process group every rank passes the same
+        data; each runs the E-step on its shard and the statistics are summed across ranks
+        (:mod:`genlearn.models.hmm_em`), so every rank ends with the one-process parameters.
+        """
         self._validate_params()
         self.device_ = resolve_device(self.device)
         self.dtype_ = getattr(torch, self.dtype)
-        had_vocab = "n_symbols_" in self.__dict__
-        seqs = self._as_sequences(X, lengths, fitting=True)
+        parsed = self._sequences(X, lengths, fitting=True)
+        seqs = parsed.seqs
+        which = self._names(self.initialize, "initialize")
         if self.emission == "categorical":
-            seen = 1 + max(int(s.max()) for s in seqs)
-            if not had_vocab:
-                self.n_symbols_ = self.n_symbols or seen
-            if seen > self.n_symbols_:
-                raise ValueError(f"symbol {seen - 1} is outside the vocabulary of "
-                                 f"{self.n_symbols_} symbols (n_symbols)")
+            known = self.__dict__.get("n_symbols_")  # set by hand, or by an earlier fit
+            if known is None and "emissionprob" not in which and hasattr(self, "emissionprob_"):
+                known = np.shape(self.emissionprob_)[-1]
+            self.n_symbols_ = vocabulary_size(np.concatenate(seqs), known or self.n_symbols)
         else:
             self.n_features_ = seqs[0].shape[1]
-            for i, s in enumerate(seqs):
-                if s.shape[1] != self.n_features_:
-                    raise ValueError(f"sequence {i} has {s.shape[1]} features; sequence 0 has "
-                                     f"{self.n_features_}")
-        which = self._names(self.initialize, "initialize")
         user = {n: getattr(self, n + "_") for n in self._param_names()
                 if n not in which and hasattr(self, n + "_")}
         seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        mine = seqs
+        if distributed.is_distributed():  # same data and seed everywhere, E-step on a shard
+            distributed.check_same(distributed.fingerprint(parsed.flat, parsed.lengths), "X")
+            seed = int(distributed.all_reduce_sum(torch.tensor(seed * (distributed.rank() == 0))))
+            mine = distributed.shard(seqs)
         self._workspace = Workspace()  # work arrays kept across EM iterations, freed below
         try:
-            with cpu_threads(self._threads(seqs)):
+            with cpu_threads(self._threads(mine)):
                 best = None
                 for restart in range(self.n_init):
                     rng = np.random.default_rng([seed, restart])
                     for name, value in user.items():
                         setattr(self, name + "_", np.array(value, dtype=np.float64))
                     self._init_params(seqs, rng, which)
-                    self._check_chain()
-                    history, converged = self._em(seqs, restart)
-                    score = history[-1]["log_likelihood"] if history else self._e_step(
-                        seqs, with_stats=False)[1]
+                    self._check_params()
+                    history, converged = run_em(self, mine, restart)
+                    score = history[-1]["log_likelihood"] if history else e_step(
+                        self, mine, with_stats=False)[1]
                     if best is None or score > best[0]:
                         best = (score, {n: np.array(getattr(self, n + "_")) for n in
                                         self._param_names()}, history, converged)
@@ -431,39 +316,12 @@ class HMM(GenerativeModel):
                           stacklevel=2)
         return self
 
-    def _em(self, seqs, restart: int):
-        history: list[dict] = []
-        converged = False
-        desc = f"HMM EM (restart {restart + 1})" if self.n_init > 1 else "HMM EM"
-        bar = tqdm(total=self.n_iter, desc=desc, disable=not self.verbose, leave=False)
-        prev = -math.inf
-        try:
-            for it in range(self.n_iter):
-                stats, ll = self._e_step(seqs)
-                if not math.isfinite(ll):
-                    raise ValueError(f"the data have probability zero under the current "
-                                     f"parameters at EM iteration {it + 1}: an emission or "
-                                     "transition that the data need is exactly 0 (use floor>0)")
-                self._m_step(stats)
-                history.append({"iteration": it + 1, "log_likelihood": ll})
-                bar.update(1)
-                bar.set_postfix(log_likelihood=f"{ll:.6g}", refresh=False)
-                if ll < prev - 1e-8 * abs(prev):
-                    log.warning("EM log-likelihood decreased at iteration %d: %.10g -> %.10g",
-                                it + 1, prev, ll)
-                if ll - prev < self.tol:
-                    converged = True
-                    break
-                prev = ll
-        finally:
-            bar.close()
-        return history, converged
-
     # -- inference ------------------------------------------------------------------------
     def log_prob(self, X, lengths=None) -> np.ndarray:
         """Exact log-likelihood log p(x) of each sequence (nats): the forward algorithm."""
-        self._check_fitted()
-        seqs = self._as_sequences(X, lengths)
+        self._ready()
+        parsed = self._sequences(X, lengths)
+        seqs = parsed.seqs
         log_start, log_trans = self._log_chain()
         em = self._emission()
         out = np.empty(len(seqs))
@@ -474,15 +332,9 @@ class HMM(GenerativeModel):
                 out[idx] = ll.double().cpu().numpy()
         return out
 
-    def score(self, X, lengths=None) -> float:
-        """Mean log-likelihood per sequence (nats; the genlearn contract, higher is better).
-
-        hmmlearn's ``score`` is the total over sequences: :meth:`total_log_prob`.
-        """
-        return float(self.log_prob(X, lengths).mean())
-
     def total_log_prob(self, X, lengths=None) -> float:
-        """log p of all the sequences together: the sum of :meth:`log_prob` (hmmlearn's score)."""
+        """log p of all the sequences together: the sum of :meth:`log_prob`. This is hmmlearn's
+        ``score``; genlearn's :meth:`score` is the mean per sequence."""
         return float(self.log_prob(X, lengths).sum())
 
     @property
@@ -496,8 +348,9 @@ class HMM(GenerativeModel):
 
     def predict_proba(self, X, lengths=None):
         """Posterior state marginals p(z_t = k | x), one (T_n, K) array per sequence."""
-        self._check_fitted()
-        seqs = self._as_sequences(X, lengths)
+        self._ready()
+        parsed = self._sequences(X, lengths)
+        seqs = parsed.seqs
         log_start, log_trans = self._log_chain()
         em = self._emission()
         out: list = [None] * len(seqs)
@@ -507,12 +360,13 @@ class HMM(GenerativeModel):
                 gamma = gamma.double().cpu().numpy()
                 for r, j in enumerate(idx):
                     out[j] = gamma[: len(seqs[j]), r]
-        return out if lengths is None and not _is_single(X, self) else np.concatenate(out)
+        return out if not parsed.single else np.concatenate(out)
 
     def decode(self, X, lengths=None):
         """Viterbi: (log p(x, best path) per sequence, best state path per sequence)."""
-        self._check_fitted()
-        seqs = self._as_sequences(X, lengths)
+        self._ready()
+        parsed = self._sequences(X, lengths)
+        seqs = parsed.seqs
         log_start, log_trans = self._log_chain()
         em = self._emission()
         scores, paths = np.empty(len(seqs)), [None] * len(seqs)
@@ -522,7 +376,7 @@ class HMM(GenerativeModel):
                 s, p = s.double().cpu().numpy(), p.cpu().numpy()
                 for r, j in enumerate(idx):
                     scores[j], paths[j] = s[r], p[: len(seqs[j]), r]
-        if lengths is None and not _is_single(X, self):
+        if not parsed.single:
             return scores, paths
         return float(scores.sum()), np.concatenate(paths)
 
@@ -541,7 +395,7 @@ class HMM(GenerativeModel):
         p(x_t | x_<t, prompt)^(1/T) renormalised and updates the filter with the symbol drawn:
         below 1 sharper, above 1 flatter; at 1 the same distribution as ancestral sampling.
         """
-        self._check_fitted()
+        self._ready()
         n, length = check_n(n), check_n(length, "length")
         check_float(temperature, "temperature", low=0.0, low_open=True)
         if temperature != 1.0 and self.emission != "categorical":
@@ -556,7 +410,7 @@ class HMM(GenerativeModel):
         if prompt is not None:
             p0 = self._filter(prompt) @ A
         if temperature != 1.0:
-            return self._sample_tempered(n, length, p0, temperature, rng)
+            return draw_tempered(p0, A, self.emissionprob_, n, length, temperature, rng)
         z = np.empty((n, length), dtype=np.int64)
         z[:, 0] = draw_rows(np.broadcast_to(p0, (n, len(p0))), rng)
         for t in range(1, length):
@@ -568,7 +422,7 @@ class HMM(GenerativeModel):
 
     def _filter(self, prompt) -> np.ndarray:
         """p(z_T = k | prompt) by the forward pass: (K,)."""
-        seq = self._as_sequences([prompt])[0]
+        seq = self._parse([prompt], name="prompt").seqs[0]
         x = torch.as_tensor(seq, device=self.device_)
         x = x[:, None] if self.emission == "categorical" else x[:, None, :].to(self.dtype_)
         log_start, log_trans = self._log_chain()
@@ -579,30 +433,15 @@ class HMM(GenerativeModel):
                              "emission or transition that is exactly 0)")
         return f
 
-    def _sample_tempered(self, n, length, p0, temperature, rng) -> list[np.ndarray]:
-        A, E = np.asarray(self.transmat_), np.asarray(self.emissionprob_)  # (K, K), (K, S)
-        f = np.tile(p0, (n, 1))  # p(z_t | symbols so far), one row per draw
-        out = np.empty((n, length), dtype=np.int64)
-        for t in range(length):
-            P = f @ E  # (n, S) predictive distribution of the next symbol
-            with np.errstate(divide="ignore"):
-                logits = np.log(P) / temperature
-            P = np.exp(logits - logits.max(1, keepdims=True))
-            x = draw_rows(P, rng)
-            out[:, t] = x
-            post = f * E[:, x].T
-            f = (post / post.sum(1, keepdims=True)) @ A
-        return list(out)
-
     def n_parameters(self) -> int:
         """Free parameters (for BIC/AIC): start, transitions and emissions."""
-        self._check_fitted()
+        self._ready()
         K = self.n_states
         return (K - 1) + K * (K - 1) + self._emission().n_free(K)
 
     def bic(self, X, lengths=None) -> float:
         """Bayesian information criterion (lower is better)."""
-        seqs = self._as_sequences(X, lengths)
+        seqs = self._sequences(X, lengths).seqs
         n_obs = sum(len(s) for s in seqs)
         return -2 * self.total_log_prob(seqs) + self.n_parameters() * math.log(n_obs)
 
@@ -635,15 +474,10 @@ class HMM(GenerativeModel):
         self.n_iter_ = int(meta["n_iter_"])
         for n in self._param_names():
             setattr(self, n + "_", tensors[n].double().numpy())
-        self._check_chain()
+        self._check_params()
         self.is_fitted_ = True
 
     @property
     def data_shape(self):
         return (self.n_features_,) if hasattr(self, "n_features_") else None
 
-
-def _is_single(X, model) -> bool:
-    """One bare array (hmmlearn style) rather than a list of sequences."""
-    return isinstance(X, np.ndarray) and X.dtype != object and (
-        X.ndim == 1 or (X.ndim == 2 and model.emission != "categorical"))

@@ -14,6 +14,8 @@ import math
 import numpy as np
 import torch
 
+from .hmm_params import check_covars, check_stochastic, checked_array, floor_eigenvalues
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -45,6 +47,14 @@ class Emission:
 
     def draw(self, z: np.ndarray, rng) -> np.ndarray:  # pragma: no cover - abstract
         """One observation for each state in ``z`` (n,): (n,) symbols or (n, D) features."""
+        raise NotImplementedError
+
+    def data_size(self) -> tuple[str, int]:  # pragma: no cover - abstract
+        """The data size the parameters imply: ("n_symbols_", S) or ("n_features_", D)."""
+        raise NotImplementedError
+
+    def check(self, K: int) -> None:  # pragma: no cover - abstract
+        """Raise ``ValueError`` naming the parameter unless it is a valid one for K states."""
         raise NotImplementedError
 
 
@@ -90,6 +100,12 @@ class Categorical(Emission):
     def draw(self, z: np.ndarray, rng) -> np.ndarray:
         return draw_rows(self.m.emissionprob_[z], rng)
 
+    def data_size(self):
+        return "n_symbols_", np.shape(self.m.emissionprob_)[-1]
+
+    def check(self, K):
+        check_stochastic(self.m.emissionprob_, "emissionprob_", (K, self.m.n_symbols_))
+
 
 class Poisson(Emission):
     """Independent Poisson counts per feature: p(x | k) = prod_d Poisson(x_d | lambdas_[k, d])."""
@@ -123,6 +139,14 @@ class Poisson(Emission):
 
     def draw(self, z, rng):
         return rng.poisson(self.m.lambdas_[z]).astype(np.float64)
+
+    def data_size(self):
+        return "n_features_", np.shape(self.m.lambdas_)[-1]
+
+    def check(self, K):
+        lam = checked_array(self.m.lambdas_, "lambdas_", (K, self.m.n_features_))
+        if np.any(lam <= 0):
+            raise ValueError("lambdas_ must be positive")
 
 
 class Gaussian(Emission):
@@ -233,7 +257,7 @@ class Gaussian(Emission):
                    + mu**2 * denom)
             c_d = max(m.covars_weight - 1, 0) + denom
             cov = (m.covars_prior + c_n) / np.maximum(c_d, 1e-5)
-            cov = np.maximum(cov, floor) if floor else cov
+            cov = np.maximum(cov, max(floor, m.min_covar))
             m.covars_ = cov.mean(1) if m.covariance_type == "spherical" else cov
             return
         obsmean = np.einsum("kd,ke->kde", stats["obs"], mu)
@@ -248,10 +272,20 @@ class Gaussian(Emission):
             cov = (m.covars_prior + c_n) / (cvweight + post[:, None, None])
         if floor:
             cov = cov + floor * np.eye(D)
-        m.covars_ = cov
+        # collinear data give a singular scatter matrix: keep every eigenvalue >= min_covar
+        m.covars_ = floor_eigenvalues(cov, m.min_covar)
 
     def draw(self, z, rng):
         return _draw_normal(self.m.means_[z], _cholesky(self.full_covars())[z], rng)
+
+    def data_size(self):
+        return "n_features_", np.shape(self.m.means_)[-1]
+
+    def check(self, K):
+        m, D = self.m, self.m.n_features_
+        checked_array(m.means_, "means_", (K, D))
+        shape = {"diag": (K, D), "spherical": (K,), "tied": (D, D), "full": (K, D, D)}
+        check_covars(m.covars_, shape[m.covariance_type], m.covariance_type)
 
 
 class GMM(Emission):
@@ -392,6 +426,16 @@ class GMM(Emission):
     def draw(self, z, rng):
         j = draw_rows(self.m.weights_[z], rng)
         return _draw_normal(self.m.means_[z, j], _cholesky(self.full_covars())[z, j], rng)
+
+    def data_size(self):
+        return "n_features_", np.shape(self.m.means_)[-1]
+
+    def check(self, K):
+        m, M, D = self.m, self.m.n_mix, self.m.n_features_
+        check_stochastic(m.weights_, "weights_", (K, M))
+        checked_array(m.means_, "means_", (K, M, D))
+        shape = {"diag": (K, M, D), "spherical": (K, M), "tied": (K, D, D), "full": (K, M, D, D)}
+        check_covars(m.covars_, shape[m.covariance_type], m.covariance_type)
 
 
 def draw_rows(P: np.ndarray, rng) -> np.ndarray:

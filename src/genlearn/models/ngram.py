@@ -30,134 +30,18 @@ probabilities above, in nats, per sequence.
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import torch
 
+from .. import distributed
 from .._utils import check_choice, check_float, check_int, check_n
-from ..base import GenerativeModel
 from ..registry import register
+from ..sequences import SequenceModel, parse_sequences, vocabulary_size
 
 log = logging.getLogger(__name__)
 
 SMOOTHINGS = ("kneser-ney", "witten-bell", "add-k")
-
-
-# -- data: sequences of integer symbols -------------------------------------------------------
-def _where(pos: int, lengths: np.ndarray, name: str) -> str:
-    """Name the sequence and offset of flat position ``pos`` (for error messages)."""
-    if len(lengths) == 1:
-        return f"{name} at position {pos}"
-    seq = int(np.searchsorted(np.cumsum(lengths), pos, side="right"))
-    start = int(lengths[:seq].sum())
-    return f"{name} (sequence {seq}, position {pos - start})"
-
-
-def _int_symbols(arr: np.ndarray, name: str) -> np.ndarray:
-    """``arr`` as int64; floats must hold integral values."""
-    if arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer):
-        return arr.astype(np.int64, copy=False)
-    if np.issubdtype(arr.dtype, np.floating):
-        if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and (
-                arr.size == 0 or np.abs(arr).max() < 2.0**62):
-            return arr.astype(np.int64)
-        bad = arr[~(np.isfinite(arr) & (arr == np.round(arr)))]
-        example = f" (e.g. {bad[0]!r})" if bad.size else ""
-        raise ValueError(f"{name}: symbols must be integers; got non-integral values{example}")
-    raise ValueError(f"{name}: symbols must be integers; got an array of dtype {arr.dtype}")
-
-
-def _as_flat(X, lengths=None, name: str = "X", *,
-             n_symbols: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Validate sequences; return all symbols concatenated (N,) int64 and the lengths (S,)."""
-    if X is None:
-        raise ValueError(f"{name} is None; expected a list of 1-D integer sequences")
-    if lengths is not None:
-        try:
-            arr = np.asarray(X)
-        except ValueError as exc:
-            raise ValueError(f"with lengths, {name} must be one concatenated 1-D array of "
-                             f"symbols; it could not be read as one: {exc}") from None
-        if arr.ndim == 2 and arr.shape[1] == 1:
-            arr = arr[:, 0]
-        if arr.ndim != 1:
-            raise ValueError(f"with lengths, {name} must be one concatenated 1-D array of "
-                             f"symbols (or an (n, 1) column); got shape {arr.shape}")
-        lens = np.asarray(lengths)
-        if lens.ndim != 1 or lens.size == 0:
-            raise ValueError(f"lengths must be a non-empty 1-D list of sequence lengths; got "
-                             f"{lengths!r}")
-        if not np.issubdtype(lens.dtype, np.integer):
-            if not (np.issubdtype(lens.dtype, np.floating) and np.all(lens == np.round(lens))):
-                raise ValueError(f"lengths must be integers; got {lengths!r}")
-        lens = lens.astype(np.int64)
-        if np.any(lens <= 0):
-            i = int(np.flatnonzero(lens <= 0)[0])
-            raise ValueError(f"{name}: sequence {i} has length {lens[i]} (lengths[{i}]); every "
-                             "sequence needs at least one symbol")
-        if int(lens.sum()) != arr.size:
-            raise ValueError(f"lengths sum to {int(lens.sum())} but {name} has {arr.size} "
-                             "symbols")
-        flat = _int_symbols(arr, name)
-    else:
-        if isinstance(X, (list, tuple)):
-            if len(X) == 0:
-                raise ValueError(f"{name} is empty: it holds no sequences")
-            # a flat list of numbers is one sequence (as hmmlearn reads a 1-D X)
-            seqs = [X] if np.ndim(X[0]) == 0 else list(X)
-        else:
-            arr = np.asarray(X)
-            if arr.ndim == 1 and arr.dtype == object:
-                seqs = list(arr)
-            elif arr.ndim == 1 or (arr.ndim == 2 and arr.shape[1] == 1):
-                seqs = [arr.reshape(-1)]
-            else:
-                raise ValueError(f"{name} must be a list of 1-D sequences, or one 1-D array (one "
-                                 f"sequence, or several with lengths=); got shape {arr.shape}")
-        parts = []
-        for i, s in enumerate(seqs):
-            try:
-                a = np.asarray(s)
-            except ValueError as exc:
-                raise ValueError(f"{name}: sequence {i} could not be read as an array: "
-                                 f"{exc}") from None
-            if a.ndim == 2 and a.shape[1] == 1:
-                a = a[:, 0]
-            if a.ndim != 1:
-                raise ValueError(f"{name}: sequence {i} must be 1-D; got shape {a.shape}")
-            if a.size == 0:
-                raise ValueError(f"{name}: sequence {i} has length 0; every sequence needs at "
-                                 "least one symbol")
-            if a.dtype.kind not in "biuf":
-                raise ValueError(f"{name}: symbols must be integers; sequence {i} has dtype "
-                                 f"{a.dtype}")
-            parts.append(a)
-        lens = np.array([p.size for p in parts], dtype=np.int64)
-        flat = _int_symbols(np.concatenate(parts), name)
-    if flat.min() < 0:
-        pos = int(np.argmin(flat))
-        raise ValueError(f"{_where(pos, lens, name)} has the negative symbol {flat[pos]}; "
-                         "symbols must be integers >= 0")
-    if n_symbols is not None and flat.max() >= n_symbols:
-        pos = int(np.argmax(flat))
-        raise ValueError(f"{_where(pos, lens, name)} has the symbol {flat[pos]}, outside the "
-                         f"vocabulary of {n_symbols} symbols (0..{n_symbols - 1})")
-    return flat, lens
-
-
-def as_sequences(X, lengths=None, name: str = "X", *,
-                 n_symbols: int | None = None) -> list[np.ndarray]:
-    """Integer sequences as a list of 1-D int64 arrays, validated.
-
-    ``X`` is a list of 1-D sequences of different lengths, or, as hmmlearn takes it, one
-    concatenated 1-D array (or ``(n, 1)`` column) with ``lengths`` summing to its size (without
-    ``lengths`` a 1-D array is one sequence). Floats with integral values are accepted. Raises
-    ``ValueError`` for non-integral or negative symbols, no sequence, a sequence of length 0,
-    lengths that do not add up, or, with ``n_symbols``, a symbol outside 0..n_symbols-1.
-    """
-    flat, lens = _as_flat(X, lengths, name, n_symbols=n_symbols)
-    return np.split(flat, np.cumsum(lens)[:-1])
 
 
 def _contexts(flat: np.ndarray, lens: np.ndarray, width: int,
@@ -175,6 +59,35 @@ def _contexts(flat: np.ndarray, lens: np.ndarray, width: int,
     for j in range(1, width + 1):
         back[:, j - 1] = padded[pos - j]
     return back, seq_of
+
+
+def _weighted_unique(keys: np.ndarray, weight: np.ndarray | None):
+    """Sorted distinct keys and their counts (int64), each key counting ``weight`` (or 1)."""
+    if weight is None:
+        keys, counts = np.unique(keys, return_counts=True)
+        return keys, counts.astype(np.int64)
+    keys, inverse = np.unique(keys, return_inverse=True)
+    counts = np.bincount(inverse.reshape(-1), weights=weight, minlength=keys.size)
+    return keys, np.rint(counts).astype(np.int64)  # sums of integers, exact below 2**53
+
+
+def _merged_grams(parsed, width: int, V: int):
+    """Under torch.distributed: every rank passes the same data, counts the n-grams of its
+    shard of the sequences, and the distinct (history, symbol) rows and their counts of all
+    ranks are merged, so each rank holds the counts of the whole data.
+
+    Returns ``back`` (G, width), the symbols (G,) and their counts (G,) float64.
+    """
+    distributed.check_same(distributed.fingerprint(parsed.flat, parsed.lengths), "X")
+    mine = distributed.shard(parsed.seqs)
+    flat, lens = np.concatenate(mine), np.array([len(s) for s in mine], dtype=np.int64)
+    rows = np.column_stack([_contexts(flat, lens, width, bos=V)[0], flat])  # (n, width + 1)
+    rows, counts = np.unique(rows, axis=0, return_counts=True)
+    rows = np.concatenate(distributed.all_gather_array(rows))
+    counts = np.concatenate(distributed.all_gather_array(counts))
+    rows, inverse = np.unique(rows, axis=0, return_inverse=True)
+    counts = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(rows))
+    return rows[:, :width], rows[:, width], counts
 
 
 def _lookup(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -198,7 +111,7 @@ class _Level:
 
 
 @register("ngram")
-class NGram(GenerativeModel):
+class NGram(SequenceModel):
     """Smoothed n-gram model over the integer symbols 0..n_symbols-1.
 
     Parameters
@@ -213,7 +126,8 @@ class NGram(GenerativeModel):
     k : float
         Add-k's pseudo-count, > 0 (1 is Laplace smoothing).
     n_symbols : int or None
-        Vocabulary size V; None means 1 + the largest symbol seen by ``fit``.
+        Vocabulary size V; None means 1 + the largest symbol seen by ``fit`` (refused when
+        implausibly large: see :func:`genlearn.sequences.vocabulary_size`).
     seed : int or None
         Accepted for the common contract; fitting is deterministic counting and ``sample``
         takes its own ``seed``.
@@ -234,7 +148,6 @@ class NGram(GenerativeModel):
         id * (V + 1) + next symbol) and the raw n-gram counts.
     """
 
-    trains_on_rows = False  # it learns from symbol sequences (genlearn text train --model ngram)
     input_kind = "sequences"
     conditional = False
     has_likelihood = True
@@ -267,21 +180,21 @@ class NGram(GenerativeModel):
         """Count the n-grams of ``X`` (a list of 1-D integer sequences, or one concatenated
         array with ``lengths``, as hmmlearn takes it). Returns ``self``."""
         self._validate_params()
-        flat, lens = _as_flat(X, lengths, "X")
-        if self.n_symbols is not None and flat.max() >= self.n_symbols:
-            pos = int(np.argmax(flat))
-            raise ValueError(f"{_where(pos, lens, 'X')} has the symbol {flat[pos]}, but "
-                             f"n_symbols={self.n_symbols} (symbols 0..{self.n_symbols - 1})")
-        V = int(flat.max()) + 1 if self.n_symbols is None else int(self.n_symbols)
+        parsed = self._parse(X, lengths, fitting=True)
+        flat, lens = parsed.flat, parsed.lengths
+        V = vocabulary_size(flat, self.n_symbols)
         B, N = V + 1, int(self.order)
         if (flat.size + 1) * B >= 2**62:
             raise ValueError(f"{flat.size} symbols over a vocabulary of {V} overflow the int64 "
                              "n-gram keys; fit on less data")
-        back, _ = _contexts(flat, lens, N - 1, bos=V)
+        if distributed.is_distributed():
+            back, symbols, weight = _merged_grams(parsed, N - 1, V)
+        else:
+            (back, _), symbols, weight = _contexts(flat, lens, N - 1, bos=V), flat, None
         # Histories get ids level by level: the history of length j is (oldest symbol, history
         # of length j-1), so its key is (id of the shorter one) * B + oldest symbol, and its id
         # is the rank of that key. Keys stay below (number of histories) * B: no overflow.
-        hist = np.zeros(flat.size, dtype=np.int64)  # id of the empty history
+        hist = np.zeros(symbols.size, dtype=np.int64)  # id of the empty history
         self.hist_keys_ = [np.zeros(1, dtype=np.int64)]
         self.ngram_keys_, self.ngram_counts_ = [], []
         for j in range(N):
@@ -289,9 +202,9 @@ class NGram(GenerativeModel):
                 keys, hist = np.unique(hist * B + back[:, j - 1], return_inverse=True)
                 self.hist_keys_.append(keys)
                 hist = hist.reshape(-1)
-            keys, counts = np.unique(hist * B + flat, return_counts=True)
+            keys, counts = _weighted_unique(hist * B + symbols, weight)
             self.ngram_keys_.append(keys)
-            self.ngram_counts_.append(counts.astype(np.int64))
+            self.ngram_counts_.append(counts)
         self.order_, self.smoothing_ = N, self.smoothing
         self.discount_, self.k_ = float(self.discount), float(self.k)
         self.n_symbols_ = V
@@ -420,7 +333,7 @@ class NGram(GenerativeModel):
         if arr.ndim != 1:
             raise ValueError(f"{name} must be a 1-D list of symbols; got shape {arr.shape}")
         if arr.size:
-            arr, _ = _as_flat(arr, None, name, n_symbols=self.n_symbols_)
+            arr = parse_sequences([arr], name=name, n_symbols=self.n_symbols_).flat
         else:
             arr = np.zeros(0, dtype=np.int64)
         back = np.full(self.order_ - 1, self.n_symbols_, dtype=np.int64)  # BOS padding
@@ -441,7 +354,8 @@ class NGram(GenerativeModel):
     # -- the contract -------------------------------------------------------------------------
     def _log_prob_flat(self, X, lengths) -> tuple[np.ndarray, int]:
         self._check_fitted()
-        flat, lens = _as_flat(X, lengths, "X", n_symbols=self.n_symbols_)
+        parsed = self._parse(X, lengths)
+        flat, lens = parsed.flat, parsed.lengths
         back, seq_of = _contexts(flat, lens, self.order_ - 1, bos=self.n_symbols_)
         p = self._position_probs(self._history_ids(back), flat)
         return np.bincount(seq_of, weights=np.log(p), minlength=lens.size), int(flat.size)
@@ -454,23 +368,11 @@ class NGram(GenerativeModel):
         """
         return self._log_prob_flat(X, lengths)[0]
 
-    def score(self, X, lengths=None) -> float:
-        """Mean :meth:`log_prob` per sequence (nats; higher is better)."""
-        return float(np.mean(self.log_prob(X, lengths)))
-
-    def bits_per_symbol(self, X, lengths=None) -> float:
-        """-(total log-likelihood) / (total symbols) / ln 2: the cross-entropy in bits."""
-        lp, total = self._log_prob_flat(X, lengths)
-        return float(-lp.sum() / total / math.log(2.0))
+    def _log_prob_and_steps(self, X, lengths=None):  # bits_per_symbol and evaluate use it
+        return self._log_prob_flat(X, lengths)
 
     def log_prob_estimator(self) -> str:
         return f"exact (smoothed {self.order_}-gram, {self.smoothing_})"
-
-    def evaluate(self, X, lengths=None) -> dict:
-        """Held-out mean log-likelihood per sequence and bits per symbol."""
-        lp, total = self._log_prob_flat(X, lengths)
-        return {"log_likelihood": float(np.mean(lp)), "estimator": self.log_prob_estimator(),
-                "n": int(lp.size), "bits_per_symbol": float(-lp.sum() / total / math.log(2.0))}
 
     def sample(self, n, length, *, seed=None, prompt=None, temperature=1.0) -> list[np.ndarray]:
         """Draw ``n`` sequences of ``length`` new symbols each, one symbol at a time.

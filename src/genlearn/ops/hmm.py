@@ -74,6 +74,32 @@ def _empty(ws: Workspace | None, name: str, shape, like: torch.Tensor) -> torch.
     return ws.get(name, tuple(shape), like.dtype, like.device)
 
 
+def padded_batches(seqs, steps: int, *, device, dtype=torch.float64):
+    """Padded time-major batches of sequences of similar length, longest first.
+
+    ``seqs`` are 1-D int arrays (symbols) or (T, D) float arrays. Yields
+    ``(indices, x, lengths, block)``: x is (T, N) long or (T, N, D) of ``dtype``, lengths (N,),
+    and ``block`` the time steps the recursions hold at once, so N * block <= ``steps`` (a
+    single sequence longer than ``steps`` is processed in time blocks).
+    """
+    order = sorted(range(len(seqs)), key=lambda j: -len(seqs[j]))  # stable
+    i = 0
+    while i < len(order):
+        T = len(seqs[order[i]])
+        n = max(1, steps // T)
+        idx = order[i:i + n]
+        i += n
+        lengths = torch.tensor([len(seqs[j]) for j in idx], device=device)
+        first = seqs[idx[0]]
+        if first.ndim == 1:
+            x = torch.zeros((T, len(idx)), dtype=torch.long)  # (T, N)
+        else:
+            x = torch.zeros((T, len(idx), first.shape[1]), dtype=dtype)  # (T, N, D)
+        for r, j in enumerate(idx):
+            x[: len(seqs[j]), r] = torch.as_tensor(seqs[j])
+        yield idx, x.to(device), lengths, max(1, steps // len(idx))
+
+
 def valid_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
     """(T, N) bool: True where t < length."""
     return torch.arange(T, device=lengths.device)[:, None] < lengths[None, :]

@@ -1,0 +1,186 @@
+"""Small helpers over ``torch.distributed``: who am I, my share of the data, sums across ranks.
+
+genlearn follows PyTorch's own scheme (``torchrun`` or ``torch.multiprocessing`` with gloo on
+CPUs, NCCL on GPUs), not one of its own. A model's ``fit`` checks :func:`is_distributed`; when a
+process group is initialised, **every rank passes the same data** and takes its part with
+:func:`shard`, and what the ranks computed is combined with :func:`all_reduce_sum`. Without a
+process group every helper is the one-process identity (rank 0 of 1), so models call them
+unconditionally.
+
+    is_distributed() -> bool          a process group with more than one process is initialised
+    rank(), world_size() -> int       0 and 1 without a process group
+    shard(items, what=...)            items[rank::world_size]; an empty shard is a ValueError
+    all_reduce_sum(x)                 a tensor, or a dict of tensors, summed over the ranks
+    all_gather_array(a) -> list       every rank's numpy array (any number of rows), by rank
+    check_same(value, what)           ValueError on every rank unless all ranks passed equal values
+    fingerprint(*arrays) -> int       a 62-bit digest of arrays, for check_same
+    shutdown()                        barrier, then destroy_process_group
+    spawn_for_test(fn, nprocs, *args) run fn(rank, *args) in nprocs gloo processes on localhost
+
+Shutting down: every rank must reach a barrier before ``destroy_process_group``; without it a
+fast rank can tear the group down while another still talks to it and abort at exit (PyTorch
+PR #122358). :func:`shutdown` does both. Errors that depend only on data every rank has (an
+empty shard, mismatched data) are raised on every rank at the same point, so no rank is left
+waiting in a collective.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import traceback
+from datetime import timedelta
+
+import numpy as np
+import torch
+
+
+def is_distributed() -> bool:
+    """True inside an initialised process group of more than one process."""
+    return (torch.distributed.is_available() and torch.distributed.is_initialized()
+            and torch.distributed.get_world_size() > 1)
+
+
+def rank() -> int:
+    """This process's rank (0 without a process group)."""
+    return torch.distributed.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    """Number of processes (1 without a process group)."""
+    return torch.distributed.get_world_size() if is_distributed() else 1
+
+
+def shard(items, what: str = "sequences") -> list:
+    """This rank's share of ``items``: every ``world_size``-th item from ``rank`` on.
+
+    Strided, as ``torch.utils.data.DistributedSampler`` is, so long and short items spread over
+    the ranks when the input is sorted. Raises ``ValueError`` (on every rank) when a rank would
+    get nothing.
+    """
+    items = list(items)
+    n, w = len(items), world_size()
+    if n < w:
+        raise ValueError(f"{n} {what} cannot be shared among {w} processes: rank {n} and above "
+                         f"would get none; use at most {n} processes or more data")
+    return items[rank()::w]
+
+
+def all_reduce_sum(x):
+    """The sum over ranks of a tensor (a new tensor) or of every tensor in a dict."""
+    if isinstance(x, dict):
+        return {k: all_reduce_sum(v) for k, v in x.items()}
+    out = x.clone()
+    if is_distributed():
+        torch.distributed.all_reduce(out, op=torch.distributed.ReduceOp.SUM)
+    return out
+
+
+def all_gather_array(a: np.ndarray) -> list:
+    """Every rank's array, by rank: same dtype and trailing shape, any number of rows."""
+    if not is_distributed():
+        return [a]
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(world_size())]
+    torch.distributed.all_gather(sizes, torch.tensor([t.shape[0]]))
+    padded = torch.zeros((max(int(n) for n in sizes), *t.shape[1:]), dtype=t.dtype)
+    padded[: t.shape[0]] = t
+    out = [torch.empty_like(padded) for _ in sizes]
+    torch.distributed.all_gather(out, padded)
+    return [o[: int(n)].numpy() for o, n in zip(out, sizes, strict=True)]
+
+
+def fingerprint(*arrays) -> int:
+    """A 62-bit digest of the arrays' dtypes, shapes and bytes (equal data, equal digest)."""
+    h = hashlib.blake2b(digest_size=8)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return int.from_bytes(h.digest(), "little") >> 2
+
+
+def check_same(value: int, what: str) -> None:
+    """Raise ``ValueError`` on every rank unless every rank passed the same integer ``value``
+    (e.g. :func:`fingerprint` of its data); a no-op without a process group."""
+    if not is_distributed():
+        return
+    t = torch.tensor([value, -value], dtype=torch.int64)  # max of both = (max, -min)
+    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    if int(t[0]) != -int(t[1]):
+        raise ValueError(f"{what} differs across the {world_size()} processes; every rank must "
+                         "pass the same data (each takes its own shard)")
+
+
+def shutdown() -> None:
+    """Barrier, then ``destroy_process_group`` (see the module docstring); safe to call twice."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
+def free_port() -> int:
+    """A TCP port on localhost that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank_: int, nprocs: int, port: int, fn, args, queue, timeout_s: float) -> None:
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        torch.distributed.init_process_group(
+            "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank_, world_size=nprocs,
+            timeout=timedelta(seconds=timeout_s))
+        result = fn(rank_, *args)
+        shutdown()
+        queue.put((rank_, True, result))
+    except BaseException as exc:  # report every failure to the parent, never hang it
+        queue.put((rank_, False, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+
+
+def spawn_for_test(fn, nprocs: int, *args, timeout_s: float = 60.0) -> list:
+    """Run ``fn(rank, *args)`` in ``nprocs`` fresh processes joined in a gloo process group on
+    localhost (one torch thread each); return their results, by rank.
+
+    ``fn`` must be importable by name (a module-level function) and its result picklable. A
+    rank that raises makes this raise ``RuntimeError`` with that rank's traceback; ranks still
+    running after ``timeout_s`` are terminated and reported.
+    """
+    import queue as queue_mod
+    import time
+
+    ctx = torch.multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    port = free_port()
+    procs = [ctx.Process(target=_worker, args=(r, nprocs, port, fn, args, queue, timeout_s),
+                         daemon=True) for r in range(nprocs)]
+    for p in procs:
+        p.start()
+    results, errors = {}, []
+    deadline = time.monotonic() + timeout_s
+    try:  # read before joining: a child blocks on exit until its result is read
+        while len(results) + len(errors) < nprocs:
+            try:
+                r, ok, value = queue.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue_mod.Empty:
+                break
+            if ok:
+                results[r] = value
+            else:
+                errors.append(f"rank {r}: {value}")
+    finally:
+        for p in procs:
+            p.join(max(0.1, min(5.0, deadline - time.monotonic())))
+            if p.is_alive():
+                p.terminate()
+                p.join()
+    if errors:
+        raise RuntimeError("a spawned process failed:\n" + "\n".join(sorted(errors)))
+    missing = [r for r in range(nprocs) if r not in results]
+    if missing:
+        raise RuntimeError(f"rank(s) {missing} gave no result within {timeout_s} s (exit codes "
+                           f"{[procs[r].exitcode for r in missing]}); terminated")
+    return [results[r] for r in range(nprocs)]

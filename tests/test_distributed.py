@@ -1,0 +1,104 @@
+"""genlearn.distributed and the HMM / n-gram fits across processes (issue 15).
+
+Each test spawns two gloo processes on localhost itself (genlearn.distributed.spawn_for_test)
+on tiny data; the one-process fit is the reference.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from genlearn import distributed
+from genlearn.models.hmm import HMM
+from genlearn.models.ngram import NGram
+
+
+def test_helpers_are_the_identity_without_a_process_group():
+    assert not distributed.is_distributed()
+    assert (distributed.rank(), distributed.world_size()) == (0, 1)
+    assert distributed.shard([1, 2, 3]) == [1, 2, 3]
+    stats = {"a": torch.arange(3.0)}
+    assert torch.equal(distributed.all_reduce_sum(stats)["a"], stats["a"])
+    distributed.check_same(5, "X")
+    a = np.arange(6)
+    assert distributed.fingerprint(a) == distributed.fingerprint(a.copy())
+    assert distributed.fingerprint(a) != distributed.fingerprint(a[::-1])
+    assert distributed.fingerprint(a) != distributed.fingerprint(a.astype(np.int32))
+
+
+def data():
+    rng = np.random.default_rng(0)
+    cat = [rng.integers(0, 4, size=int(n)) for n in rng.integers(5, 40, size=9)]
+    gauss = [rng.normal(size=(int(n), 2)) + 2 * (rng.random() > 0.5) for n in
+             rng.integers(5, 40, size=7)]
+    return cat, gauss
+
+
+def fit_models(cat, gauss):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = HMM(n_states=3, n_iter=15, tol=-np.inf, verbose=False, device="cpu").fit(cat)
+        g = HMM(n_states=2, emission="gaussian", covariance_type="full", n_iter=10,
+                tol=-np.inf, verbose=False, device="cpu").fit(gauss)
+    ng = NGram(order=3, verbose=False).fit(cat)
+    return ({n: getattr(c, n + "_") for n in ("startprob", "transmat", "emissionprob")},
+            [r["log_likelihood"] for r in c.history_],
+            {n: getattr(g, n + "_") for n in ("startprob", "transmat", "means", "covars")},
+            [k.copy() for k in ng.ngram_keys_], [k.copy() for k in ng.ngram_counts_],
+            ng.log_prob(cat))
+
+
+def _on_rank(rank, cat, gauss):
+    """Everything the two-process tests check, in one spawn (starting processes is slow)."""
+    fits = fit_models(cat, gauss)
+    errors = []
+    for fault in (lambda: distributed.shard(["only one"]),
+                  lambda: HMM(n_states=2, n_iter=2, verbose=False, device="cpu").fit(
+                      cat if rank == 0 else cat[::-1])):
+        try:
+            fault()
+            errors.append(None)
+        except ValueError as exc:  # raised on every rank at the same point: nobody hangs
+            errors.append(str(exc))
+    return fits, distributed.shard(list(range(5))), errors
+
+
+@pytest.fixture(scope="module")
+def two_ranks():
+    cat, gauss = data()
+    return fit_models(cat, gauss), distributed.spawn_for_test(_on_rank, 2, cat, gauss)
+
+
+def test_two_processes_fit_what_one_process_fits(two_ranks):
+    one, ranks = two_ranks
+    for got, _, _ in ranks:
+        for params, ref in ((got[0], one[0]), (got[2], one[2])):
+            for name, value in params.items():
+                np.testing.assert_allclose(value, ref[name], rtol=0, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(got[1], one[1], rtol=1e-12)  # the same EM trajectory
+        for a, b in zip(got[3] + got[4], one[3] + one[4], strict=True):
+            np.testing.assert_array_equal(a, b)  # n-gram counts merged exactly
+        np.testing.assert_array_equal(got[5], one[5])
+    for name in one[0]:  # every rank holds the very same parameters
+        np.testing.assert_array_equal(ranks[0][0][0][name], ranks[1][0][0][name])
+
+
+def test_shards_and_faults(two_ranks):
+    _, ranks = two_ranks
+    assert [r[1] for r in ranks] == [[0, 2, 4], [1, 3]]
+    for _, _, (empty, mismatch) in ranks:
+        assert "1 sequences cannot be shared among 2 processes" in empty
+        assert "X differs across the 2 processes" in mismatch
+
+
+def _fails_on_rank_1(rank):
+    if rank == 1:
+        raise ValueError("rank 1 broke")
+    return rank
+
+
+def test_spawn_reports_a_failing_rank():
+    with pytest.raises(RuntimeError, match="rank 1: ValueError: rank 1 broke"):
+        distributed.spawn_for_test(_fails_on_rank_1, 2, timeout_s=60)
