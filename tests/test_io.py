@@ -1,6 +1,9 @@
 """Checkpoints: atomic writes, and clear errors for anything that is not ours."""
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -134,3 +137,127 @@ def test_written_files_get_the_usual_permissions(tmp_path, model):
     assert mode(tmp_path / "ckpt") == 0o755
     assert mode(tmp_path / "ckpt" / "config.json") == 0o644
     assert mode(tmp_path / "grid.png") == 0o644
+
+
+# -- failures at the final renames, symlinks, two writers (issue 10, defect 3) ----------------
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.fixture
+def other(binary_digits):
+    return gl.VAE(latent_dim=3, hidden=(8,), epochs=1, verbose=False).fit(binary_digits[0][:50])
+
+
+@pytest.mark.parametrize("failing_call", [0, 1, 2, 3])
+def test_oserror_at_any_rename_keeps_the_old_checkpoint_and_the_users_files(
+        tmp_path, model, other, monkeypatch, failing_call):
+    """The k-th rename of a re-save fails (disk full, permissions): the old checkpoint still
+    loads, byte for byte, and no file of the user's has moved or gone."""
+    ck = tmp_path / "ck"
+    model.save(ck)
+    (ck / "notes.txt").write_text("mine")
+    (ck / "figures").mkdir()
+    (ck / "figures" / "a.png").write_bytes(b"png")
+    (tmp_path / "beside.txt").write_text("also mine")
+    before = _snapshot(ck)
+    calls = []
+
+    def failing(real):
+        def rename(src, dst):
+            calls.append(dst)
+            if len(calls) - 1 == failing_call:
+                raise OSError(28, "No space left on device")
+            return real(src, dst)
+        return rename
+
+    monkeypatch.setattr(os, "replace", failing(os.replace))
+    monkeypatch.setattr(os, "rename", failing(os.rename))
+    try:
+        other.save(ck)
+    except OSError as exc:
+        assert "No space left" in str(exc)
+    else:
+        assert len(calls) <= failing_call  # this save has fewer renames: nothing to test
+        return
+    monkeypatch.undo()
+    assert _snapshot(ck) == before
+    assert (ck / "figures" / "a.png").read_bytes() == b"png"
+    assert sorted(p.name for p in ck.iterdir()) == ["config.json", "figures", "notes.txt",
+                                                    "weights.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["beside.txt", "ck"]
+    assert gl.load(ck).latent_dim == 2
+
+
+def test_oserror_renaming_a_new_checkpoint_into_place_leaves_nothing(tmp_path, model,
+                                                                     monkeypatch):
+    (tmp_path / "beside.txt").write_text("mine")
+
+    def rename(src, dst):
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(OSError, match="Permission denied"):
+        model.save(tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["beside.txt"]
+
+
+def test_saving_through_a_symlink_updates_the_target_in_place(tmp_path, model, other):
+    target = tmp_path / "runs" / "v3"
+    model.save(target)
+    (target / "samples.png").write_bytes(b"png")
+    link = tmp_path / "latest"
+    link.symlink_to(target, target_is_directory=True)
+    other.save(link)
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert gl.load(target).latent_dim == 3 and gl.load(link).latent_dim == 3
+    assert (target / "samples.png").read_bytes() == b"png"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "runs"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["v3"]  # no .v3.old-*
+
+
+_HOLD_LOCK = """
+import sys, time
+from genlearn import io
+with io.checkpoint_lock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def lock_holder(tmp_path):
+    """Start a process that holds the write lock of tmp_path/ck; yields the process."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(tmp_path / "ck")],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path, model, other,
+                                                                   lock_holder):
+    with pytest.raises(CheckpointError, match="another process is writing"):
+        other.save(tmp_path / "ck")
+    assert not (tmp_path / "ck").exists()
+    lock_holder.kill()  # killed without cleaning up: the kernel drops the lock, the file stays
+    lock_holder.wait()
+    assert (tmp_path / ".ck.lock").exists()
+    other.save(tmp_path / "ck")  # the stale lock file does not block
+    assert gl.load(tmp_path / "ck").latent_dim == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]  # and it is cleaned up
+
+
+def test_the_lock_is_reentrant_within_a_process(tmp_path, model):
+    with io.checkpoint_lock(tmp_path / "ck"), io.checkpoint_lock(tmp_path / "ck"):
+        model.save(tmp_path / "ck")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+
+
+def test_a_lock_file_genlearn_did_not_write_is_not_a_checkpoint_lock_problem(tmp_path, model):
+    (tmp_path / "ck.lock").write_text("someone else's")  # a user's file with a similar name
+    model.save(tmp_path / "ck")
+    assert (tmp_path / "ck.lock").read_text() == "someone else's"

@@ -3,7 +3,10 @@
 ``config.json`` holds the registry name, the hyperparameters, the data shape, the genlearn
 version, the format version, the SHA-256 of the weights file and the model's JSON-able fitted
 state; ``weights.safetensors`` holds the tensors. A folder is written next to its destination
-and renamed into place, so a crash or Ctrl-C never leaves a half-written checkpoint.
+and renamed into place (or, for an existing checkpoint, its two files replaced one by one with
+the old ones restored on error), so a crash or Ctrl-C never leaves a half-written checkpoint
+and never moves or deletes a file that genlearn did not write. One process writes a checkpoint
+folder at a time (:func:`checkpoint_lock`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import logging
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,61 +101,168 @@ def is_checkpoint(path) -> bool:
 
 
 def save(model, path, *, data: dict | None = None) -> Path:
-    """Write ``model`` to the folder ``path`` atomically and return the path.
+    """Write ``model`` to the folder ``path`` and return the path.
 
-    An existing genlearn checkpoint there is replaced (other files in the folder, such as
-    sample grids, are kept); an existing folder that is not a checkpoint and is not empty is
-    refused, so a typo cannot wipe unrelated files. ``data`` (JSON-able) records how the
+    A new folder is written beside its destination and renamed into place. An existing genlearn
+    checkpoint is updated file by file inside its folder (the weights, then the config that
+    holds their SHA-256), so the other files there -- sample grids, the user's notes -- are
+    never moved; an error or Ctrl-C puts the old weights back. A symlink to a checkpoint folder
+    is written through (the link stays a link). An existing folder that is not a checkpoint and
+    is not empty is refused, so a typo cannot wipe unrelated files. Two processes saving to one
+    folder are serialised by :func:`checkpoint_lock`. ``data`` (JSON-able) records how the
     training data were made, so ``genlearn evaluate`` can rebuild the same held-out split.
     """
-    from safetensors.torch import save_file
-
     model._check_fitted()
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"cannot save a checkpoint to {path}: it is a file, not a folder")
-    if path.is_dir() and any(path.iterdir()) and not is_checkpoint(path):
-        raise CheckpointError(f"refusing to write a checkpoint into {path}: the folder exists, "
-                              "is not empty and is not a genlearn checkpoint")
-    parent = path.parent if str(path.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    meta, tensors = model._get_state()
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the checkpoint gets the usual mode
-    try:
-        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
-        _fsync_file(tmp / WEIGHTS)
-        config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "genlearn_version": __version__,
-            "model": model._registry_name,
-            "class": type(model).__name__,
-            "params": _jsonable(model.get_params(deep=False)),
-            "data_shape": _jsonable(model.data_shape),
-            "weights_sha256": _sha256(tmp / WEIGHTS),
-            "state": _jsonable(meta),
-        }
-        if data is not None:
-            config["data"] = _jsonable(data)
-        (tmp / CONFIG).write_text(json.dumps(config, indent=2, allow_nan=True) + "\n")
-        _fsync_file(tmp / CONFIG)
-        if path.exists():
-            old = parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            for item in path.iterdir():  # keep pictures and notes that sit beside the weights
-                if item.name not in (CONFIG, WEIGHTS) and not (tmp / item.name).exists():
-                    os.rename(item, tmp / item.name)
-            os.rename(path, old)
-            os.rename(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+    with checkpoint_lock(path):
+        if path.is_dir() and any(path.iterdir()) and not is_checkpoint(path):
+            raise CheckpointError(f"refusing to write a checkpoint into {path}: the folder "
+                                  "exists, is not empty and is not a genlearn checkpoint")
+        meta, tensors = model._get_state()
+        if path.is_dir():
+            _update_in_place(model, meta, tensors, path, data)
         else:
-            os.rename(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual mode
+            try:
+                _write_files(model, meta, tensors, tmp, data)
+                os.rename(tmp, path)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)  # holds only the two files written here
+                raise
     log.info("saved %s checkpoint to %s", model._registry_name, path)
     return path
+
+
+def _write_files(model, meta: dict, tensors: dict, folder: Path, data: dict | None) -> None:
+    """Write ``weights.safetensors`` then ``config.json`` (with the weights' SHA-256)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    save_file(tensors, str(folder / WEIGHTS), metadata={"format": FORMAT})
+    _fsync_file(folder / WEIGHTS)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "genlearn_version": __version__,
+        "model": model._registry_name,
+        "class": type(model).__name__,
+        "params": _jsonable(model.get_params(deep=False)),
+        "data_shape": _jsonable(model.data_shape),
+        "weights_sha256": _sha256(folder / WEIGHTS),
+        "state": _jsonable(meta),
+    }
+    if data is not None:
+        config["data"] = _jsonable(data)
+    (folder / CONFIG).write_text(json.dumps(config, indent=2, allow_nan=True) + "\n")
+    _fsync_file(folder / CONFIG)
+
+
+def _update_in_place(model, meta, tensors, path: Path, data) -> None:
+    """Replace the two checkpoint files in the folder ``path``; put the old ones back on error.
+
+    The new files are written to a temporary folder inside ``path`` (same file system, so the
+    renames are atomic). The old weights are kept by a hard link (or a copy) until the config
+    is in place; on any error the old weights return, so the folder holds the old checkpoint,
+    whole, and every other file in it untouched."""
+    work = Path(tempfile.mkdtemp(prefix=".genlearn-save-", dir=path))
+    try:
+        _write_files(model, meta, tensors, work, data)
+        old_weights = path / WEIGHTS
+        kept = work / "previous-weights"
+        had_weights = old_weights.is_file() and not old_weights.is_symlink()
+        if had_weights:
+            try:
+                os.link(old_weights, kept)
+            except OSError:  # no hard links on this file system
+                shutil.copy2(old_weights, kept)
+        os.replace(work / WEIGHTS, path / WEIGHTS)
+        try:
+            os.replace(work / CONFIG, path / CONFIG)
+        except BaseException:
+            if had_weights:
+                os.replace(kept, old_weights)  # the old config matches the old weights again
+            raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # holds only files written here
+
+
+# -- one writer per checkpoint folder ---------------------------------------------------------
+_held_locks: dict[str, int] = {}  # lock file -> depth, so a holder may save again (re-entrant)
+
+
+def _lock_file(path: Path) -> Path:
+    path = Path(os.path.abspath(path))
+    return path.parent / f".{path.name}.lock"
+
+
+@contextmanager
+def checkpoint_lock(path) -> Iterator[None]:
+    """Hold the write lock of the checkpoint folder ``path`` (re-entrant within a process).
+
+    The lock is ``flock`` on a file ``.NAME.lock`` beside the folder: the kernel drops it when
+    its process dies, so a killed run leaves no stale lock, only the file, which the next
+    holder reuses and deletes. A second writer gets a :class:`CheckpointError` at once."""
+    path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    lock = _lock_file(path)
+    key = str(lock)
+    if key in _held_locks:
+        _held_locks[key] += 1
+        try:
+            yield
+        finally:
+            _held_locks[key] -= 1
+        return
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = _acquire(lock, path)
+    _held_locks[key] = 1
+    try:
+        yield
+    finally:
+        del _held_locks[key]
+        _release(lock, fd)
+
+
+def _acquire(lock: Path, path: Path) -> int:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock (documented limitation)
+        return -1
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise CheckpointError(f"another process is writing the checkpoint {path} (lock "
+                                  f"{lock}); wait for it to finish or choose another folder") \
+                from None
+        # The previous holder deletes the file when it lets go: make sure we locked the file
+        # that is still there, not the one it just unlinked.
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        os.close(fd)
+
+
+def _release(lock: Path, fd: int) -> None:
+    if fd < 0:  # pragma: no cover
+        return
+    try:
+        lock.unlink(missing_ok=True)  # still holding it: nobody else can be using this file
+    finally:
+        os.close(fd)
 
 
 def read_config(path) -> dict:
@@ -201,11 +310,49 @@ def _params_from_json(cls, params: dict) -> dict:
     return out
 
 
+def _gpu_missing(device) -> str | None:
+    """Why ``device`` cannot be used on this machine, or None when it can (or is not a GPU)."""
+    import torch
+
+    if not isinstance(device, str) or device in ("cpu", "auto"):
+        return None
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        return None  # not a device name at all: the model's own check names it
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            return "PyTorch sees no CUDA GPU on this machine"
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            return f"this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        return "PyTorch sees no MPS device on this machine"
+    return None
+
+
+def _choose_device(cls, saved, device, path: Path):
+    """The device to build the model on: ``device`` when given (an error if it is missing),
+    else the saved one, or the CPU when the saved one is a GPU this machine lacks."""
+    if device is not None:
+        why = _gpu_missing(device)
+        if why is not None:
+            raise CheckpointError(f"cannot load {path} onto device {device!r}: {why}; use "
+                                  "--device cpu (device='cpu')")
+        return device
+    why = _gpu_missing(saved)
+    if why is None:
+        return saved
+    log.warning("%s was saved on device %r but %s: loading it onto the CPU", path, saved, why)
+    return "cpu"
+
+
 def load(path, *, device: str | None = None):
     """Load a checkpoint folder written by ``model.save``; ``device`` overrides the saved one.
 
-    Raises :class:`CheckpointError` (a ``ValueError``) for a folder that is not a genlearn
-    checkpoint, a newer format version, or a weights file that does not match its config.
+    A checkpoint saved on a GPU loads onto the CPU (with a warning) on a machine without one;
+    asking for a missing GPU with ``device`` is an error that says so. Raises
+    :class:`CheckpointError` (a ``ValueError``) for a folder that is not a genlearn checkpoint,
+    a newer format version, or a weights file that does not match its config.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -220,9 +367,16 @@ def load(path, *, device: str | None = None):
         raise CheckpointError(f"{weights} does not match its {CONFIG} (SHA-256 differs): the "
                               "file was altered or comes from another checkpoint")
     params = _params_from_json(cls, cfg["params"])
-    if device is not None:
-        params["device"] = device
-    model = cls(**params)
+    if "device" in params or device is not None:
+        chosen = _choose_device(cls, params.get("device"), device, path)
+        if "device" in params:
+            params["device"] = chosen
+    try:
+        model = cls(**params)
+        model._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: {CONFIG} holds hyperparameters this genlearn refuses: "
+                              f"{exc}") from None
     try:
         tensors = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:

@@ -68,12 +68,41 @@ def test_npz_with_and_without_labels(tmp_path):
     data = load_file(tmp_path / "a.npz")
     np.testing.assert_array_equal(data.X, X)
     assert data.y.dtype == np.int64 and data.y.tolist() == [0, 1, 0, 1, 2, 2]
-    np.savez(tmp_path / "b.npz", X)  # stored as arr_0: the first array is taken
+    np.savez(tmp_path / "b.npz", X)  # stored as arr_0: the only array is taken
     assert load_file(tmp_path / "b.npz").y is None
     np.savez(tmp_path / "c.npz", y=np.arange(6.0), feats=X)  # float labels with whole values
     data = load_file(tmp_path / "c.npz")
     np.testing.assert_array_equal(data.X, X)
     assert data.y.tolist() == list(range(6))
+
+
+def test_npz_with_several_arrays_is_refused_unless_one_is_chosen(tmp_path):
+    from genlearn.datasets import load
+
+    a, b = np.zeros((4, 2)), np.ones((4, 3))
+    np.savez(tmp_path / "m.npz", a=a, b=b, y=np.arange(4))
+    with pytest.raises(ValueError, match=r"several arrays \('a', 'b'\).*m\.npz:a"):
+        load_file(tmp_path / "m.npz")
+    np.testing.assert_array_equal(load_file(tmp_path / "m.npz", key="b").X, b)
+    data = load(f"{tmp_path / 'm.npz'}:b", split=None)
+    np.testing.assert_array_equal(data.X, b)
+    assert data.y.tolist() == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="has no array 'c'; it holds 'a', 'b', 'y'"):
+        load_file(tmp_path / "m.npz", key="c")
+    with pytest.raises(ValueError, match="applies only to .npz"):
+        np.save(tmp_path / "one.npy", a)
+        load_file(tmp_path / "one.npy", key="a")
+
+
+def test_absolute_source_resolves_files_and_keeps_names(tmp_path, monkeypatch):
+    from genlearn.datasets import absolute_source
+
+    np.savez(tmp_path / "m.npz", a=np.zeros((4, 2)))
+    monkeypatch.chdir(tmp_path)
+    assert absolute_source("m.npz") == str(tmp_path.resolve() / "m.npz")
+    assert absolute_source("m.npz:a") == str(tmp_path.resolve() / "m.npz") + ":a"
+    assert absolute_source("digits") == "digits"
+    assert absolute_source("no-such-thing") == "no-such-thing"
 
 
 @pytest.mark.parametrize("arrays, match", [

@@ -22,6 +22,8 @@ def add_parser(subparsers) -> None:
                    help="write E[x|z] (default for .png)")
     p.add_argument("--draw", dest="mean", action="store_false",
                    help="write draws from p(x|z) (default for .npy/.csv)")
+    p.add_argument("--length", type=_positive, default=100,
+                   help="symbols per sequence (sequence models; default 100)")
     add_device_flag(p)
     p.set_defaults(func=cmd_sample)
 
@@ -32,7 +34,7 @@ def _positive(text: str) -> int:
     except ValueError:
         value = 0
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"-n must be a positive integer; got {text}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text}")
     return value
 
 
@@ -42,7 +44,8 @@ def _save_array(path: Path, array: np.ndarray) -> None:
             with open(tmp, "wb") as f:
                 np.save(f, array)
         else:
-            np.savetxt(tmp, array.reshape(array.shape[0], -1), delimiter=",", fmt="%.6g")
+            fmt = "%d" if array.dtype.kind in "biu" else "%.6g"
+            np.savetxt(tmp, array.reshape(array.shape[0], -1), delimiter=",", fmt=fmt)
 
 
 def cmd_sample(args) -> int:
@@ -51,6 +54,8 @@ def cmd_sample(args) -> int:
     if suffix not in (".png", ".npy", ".csv"):
         raise ValueError(f"-o {path}: use a .png (image grid), .npy or .csv file name")
     _, model = load_checkpoint(args.checkpoint, args.device)
+    if type(model).input_kind == "sequences":
+        return _sample_sequences(model, args, path)
     y = scalar(args.label) if args.label is not None else every_class(model, args.n)
     mean = args.mean if args.mean is not None else suffix == ".png"
     samples = draw(model, args.n, y=y, seed=args.seed, mean=mean)
@@ -65,4 +70,18 @@ def cmd_sample(args) -> int:
     else:
         _save_array(path, np.asarray(samples))
     say(f"wrote {args.n} samples to {path}")
+    return 0
+
+
+def _sample_sequences(model, args, path: Path) -> int:
+    """n sequences of --length symbol ids: one row each in a .npy (n, length) or .csv file."""
+    if path.suffix.lower() == ".png":
+        raise ValueError(f"{type(model).__name__} samples sequences of symbol ids, not images; "
+                         "write them to a .npy or .csv file (genlearn text generate writes "
+                         "text models' samples as text)")
+    if args.label is not None:
+        raise ValueError(f"--label: {type(model).__name__} is not a conditional model")
+    draws = model.sample(args.n, args.length, seed=args.seed)
+    _save_array(path, np.stack([np.asarray(d) for d in draws]))
+    say(f"wrote {args.n} sequences of {args.length} symbols to {path}")
     return 0

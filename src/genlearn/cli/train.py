@@ -98,7 +98,8 @@ def cmd_train(args) -> int:
         model = cls(**params, seed=spec["seed"], verbose=not args.quiet)
     every = args.checkpoint_every
 
-    return _fit_and_report(args, cls, model, out, spec, train, test, resuming, every)
+    with io.checkpoint_lock(out):  # a second training into --out stops here, at once
+        return _fit_and_report(args, cls, model, out, spec, train, test, resuming, every)
 
 
 def _fit_and_report(args, cls, model, out, spec, train, test, resuming, every) -> int:

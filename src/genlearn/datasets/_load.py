@@ -88,19 +88,29 @@ def _check_split(split):
     return check_fraction(split)
 
 
-def _resolve(name) -> tuple[str, _Source | None, Path | None]:
-    """(display name, registered source or None, path or None) for ``name``."""
+def _npz_key(name) -> tuple[Path, str | None]:
+    """``"data.npz:KEY"`` -> (data.npz, "KEY") when data.npz exists; else (the path, None)."""
+    file = Path(name).expanduser()
+    if not file.exists() and isinstance(name, str):
+        head, sep, key = name.rpartition(":")
+        if sep and key and head.lower().endswith(".npz") and Path(head).expanduser().is_file():
+            return Path(head).expanduser(), key
+    return file, None
+
+
+def _resolve(name) -> tuple[str, _Source | None, Path | None, str | None]:
+    """(display name, registered source or None, path or None, .npz key or None)."""
     if isinstance(name, str):
         key = name.strip().lower()
         if key in _SOURCES:
-            return key, _SOURCES[key], None
+            return key, _SOURCES[key], None, None
     elif not isinstance(name, os.PathLike):
         raise ValueError(f"name must be a data-set name or a path; got {type(name).__name__}")
-    file = Path(name).expanduser()
+    file, npz_key = _npz_key(name)
     if not file.exists():
         raise ValueError(f"unknown data set {str(name)!r}: it is not one of the known names "
                          f"({', '.join(available())}) and not an existing file or folder either")
-    return str(name), None, file
+    return str(name), None, file, npz_key
 
 
 def absolute_source(name):
@@ -110,8 +120,10 @@ def absolute_source(name):
         return name
     if not isinstance(name, (str, os.PathLike)):
         return name
-    text = str(name)
-    return str(Path(text).expanduser().resolve()) if Path(text).expanduser().exists() else text
+    file, key = _npz_key(name if isinstance(name, str) else os.fspath(name))
+    if not file.exists():
+        return str(name)  # load() will say it is unknown
+    return str(file.resolve()) + ("" if key is None else f":{key}")
 
 
 def load(name: str | os.PathLike, *, binarize: bool | str = False, threshold: float = 0.5,
@@ -125,7 +137,8 @@ def load(name: str | os.PathLike, *, binarize: bool | str = False, threshold: fl
     name : str or path-like
         A registered name (see :func:`available`: ``"digits"``, ``"mnist"``, ``"ring"``,
         ``"grid"``, ``"moons"``, ``"spirals"``, ``"circles"``), or else a path to a ``.npy``,
-        ``.npz`` or ``.csv`` file or a folder of images (see :func:`load_file`).
+        ``.npz`` or ``.csv`` file or a folder of images (see :func:`load_file`); ``"f.npz:KEY"``
+        takes the array ``KEY`` of an ``.npz`` file.
     binarize : {False, True, "threshold", "stochastic"}, default False
         ``True``/``"threshold"``: ``x > threshold`` becomes 1.0, else 0.0. ``"stochastic"``:
         each value becomes 1.0 with probability ``x`` (a numpy Generator seeded by ``seed``,
@@ -161,7 +174,7 @@ def load(name: str | os.PathLike, *, binarize: bool | str = False, threshold: fl
     mode = check_binarize(binarize, threshold)
     seed = check_seed(seed)
     split = _check_split(split)
-    label, source, file = _resolve(name)
+    label, source, file, npz_key = _resolve(name)
     official = source is not None and source.official_split
     if split == "official" and not official:
         raise ValueError(f"split='official': {label!r} has no official train/test split; use a "
@@ -176,7 +189,7 @@ def load(name: str | os.PathLike, *, binarize: bool | str = False, threshold: fl
                          f"the name, e.g. load({str(path)!r})")
 
     if source is None:
-        loaded = load_file(file)
+        loaded = load_file(file, key=npz_key)
     else:
         loaded = source.loader(seed=seed, n_samples=n_samples, cache_dir=cache_dir, path=path,
                                download=download)

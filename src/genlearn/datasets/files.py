@@ -81,18 +81,32 @@ def _read_npy(path: Path):
     return X, None
 
 
-def _read_npz(path: Path):
+def _read_npz(path: Path, key: str | None = None):
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
+            arrays = {name: archive[name] for name in archive.files}
     except _NPY_ERRORS as exc:
         raise ValueError(f"{path}: not a readable numeric .npz file ({exc}); genlearn never "
                          "loads pickled data, so save numeric arrays with numpy.savez") from None
-    x_key = "X" if "X" in arrays else next((k for k in arrays if k != "y"), None)
-    if x_key is None:
-        raise ValueError(f"{path}: the .npz archive holds no feature array; store the features "
-                         "under the key 'X' (and labels, if any, under 'y')")
-    y = arrays.get("y")
+    if key is not None:
+        if key not in arrays:
+            raise ValueError(f"{path}: the .npz archive has no array {key!r}; it holds "
+                             f"{', '.join(map(repr, arrays)) or 'none'}")
+        x_key = key
+    elif "X" in arrays:
+        x_key = "X"
+    else:
+        features = [name for name in arrays if name != "y"]
+        if not features:
+            raise ValueError(f"{path}: the .npz archive holds no feature array; store the "
+                             "features under the key 'X' (and labels, if any, under 'y')")
+        if len(features) > 1:
+            raise ValueError(f"{path}: the .npz archive holds several arrays "
+                             f"({', '.join(map(repr, features))}) and none is called 'X'; "
+                             f"choose one as {path.name}:{features[0]}, or store the features "
+                             "under 'X'")
+        x_key = features[0]
+    y = arrays.get("y") if x_key != "y" else None
     logger.debug("%s: features from %r%s", path, x_key, "" if y is None else ", labels from 'y'")
     return arrays[x_key], y
 
@@ -218,7 +232,8 @@ def _read_image_folder(folder: Path):
 _READERS = {".npy": _read_npy, ".npz": _read_npz, ".csv": _read_csv}
 
 
-def load_file(path: str | os.PathLike, *, image_shape: tuple[int, int] | None = None) -> Dataset:
+def load_file(path: str | os.PathLike, *, image_shape: tuple[int, int] | None = None,
+              key: str | None = None) -> Dataset:
     """Load the user's data from a file or a folder of images.
 
     Parameters
@@ -226,7 +241,8 @@ def load_file(path: str | os.PathLike, *, image_shape: tuple[int, int] | None = 
     path : path-like
         * ``.npy``: a 2-D (n, d) array, or 3-D (n, H, W) images (flattened, ``image_shape``
           set to (H, W)).
-        * ``.npz``: features under key ``"X"`` (else the first array), optional labels ``"y"``.
+        * ``.npz``: features under key ``"X"`` (or ``key``, or the only other array; several
+          other arrays are an error that lists them), optional labels ``"y"``.
         * ``.csv``: numbers separated by commas; an optional header row is detected, and a
           column named ``y``, ``label`` or ``target`` becomes the labels.
         * a folder of ``.png``/``.jpg``/``.jpeg``/``.bmp``/``.gif`` images, all one size, read
@@ -236,6 +252,8 @@ def load_file(path: str | os.PathLike, *, image_shape: tuple[int, int] | None = 
         Pickled data is never read.
     image_shape : (int, int), optional
         ``(H, W)`` of each row when a 2-D file holds flattened images.
+    key : str, optional
+        The array of an ``.npz`` file that holds the features (``load("f.npz:KEY")`` too).
 
     Returns
     -------
@@ -265,5 +283,7 @@ def load_file(path: str | os.PathLike, *, image_shape: tuple[int, int] | None = 
                              f".npy, .npz, .csv or a folder of images{hint}")
         if path.stat().st_size == 0:
             raise ValueError(f"{path}: the file is empty")
-        X, y = reader(path)
+        if key is not None and reader is not _read_npz:
+            raise ValueError(f"{path}: key={key!r} applies only to .npz files")
+        X, y = reader(path, key) if reader is _read_npz else reader(path)
     return _finish(path, X, y, image_shape)

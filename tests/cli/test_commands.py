@@ -15,13 +15,6 @@ from genlearn.cli import main
 TINY = ["--epochs", "2", "--hidden", "16", "--latent-dim", "2", "--iw-samples", "20", "-q"]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli") / "vae"
-    assert main(["train", "vae", "--data", "digits", "--binarize", "--out", str(out), *TINY]) == 0
-    return out
-
-
 def test_train_writes_checkpoint_and_pictures(trained, capsys):
     for name in ("config.json", "weights.safetensors", "curve.png", "samples.png"):
         assert (trained / name).is_file(), name
@@ -98,36 +91,29 @@ def test_labels_train_a_conditional_model(tmp_path):
                  str(tmp_path / "c.npy")]) == 0
 
 
-def _one_line_error(capsys, argv, match):
-    assert main(argv) != 0
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("genlearn: error:") and len(err.splitlines()) == 1, err
-    assert "Traceback" not in err and match in err, err
-
-
-def test_errors_are_one_line(trained, tmp_path, capsys):
-    _one_line_error(capsys, ["train", "vae", "--data", "no-such-set", "--out",
+def test_errors_are_one_line(trained, tmp_path, one_line_error):
+    one_line_error(["train", "vae", "--data", "no-such-set", "--out",
                              str(tmp_path / "x"), *TINY], "no-such-set")
-    _one_line_error(capsys, ["train", "vae", "--out", str(trained), *TINY], "--force")
-    _one_line_error(capsys, ["train", "vae", "--latent-dim", "0", "--out", str(tmp_path / "y"),
+    one_line_error(["train", "vae", "--out", str(trained), *TINY], "--force")
+    one_line_error(["train", "vae", "--latent-dim", "0", "--out", str(tmp_path / "y"),
                              "-q"], "latent_dim")
-    _one_line_error(capsys, ["train", "vae", "--latent-dim", "two", "--out",
+    one_line_error(["train", "vae", "--latent-dim", "two", "--out",
                              str(tmp_path / "y"), "-q"], "--latent-dim")
-    _one_line_error(capsys, ["train", "vae", "--data", "ring", "--out", str(tmp_path / "y"),
+    one_line_error(["train", "vae", "--data", "ring", "--out", str(tmp_path / "y"),
                              *TINY], "outside [0, 1]")  # Bernoulli likelihood on 2-D points
-    _one_line_error(capsys, ["sample", str(tmp_path / "nothing")], "no checkpoint")
-    _one_line_error(capsys, ["info", str(tmp_path)], "not a genlearn checkpoint")
-    _one_line_error(capsys, ["sample", str(trained), "-o", str(tmp_path / "s.txt")], ".png")
+    one_line_error(["sample", str(tmp_path / "nothing")], "no checkpoint")
+    one_line_error(["info", str(tmp_path)], "not a genlearn checkpoint")
+    one_line_error(["sample", str(trained), "-o", str(tmp_path / "s.txt")], ".png")
     with pytest.raises(SystemExit):
         main(["sample", str(trained), "-n", "0"])
     assert not list(tmp_path.glob(".*tmp*")), "a failed command left a temporary file"
 
 
-def test_png_for_non_image_data_is_refused(tmp_path, capsys):
+def test_png_for_non_image_data_is_refused(tmp_path, one_line_error):
     out = tmp_path / "ring"
     assert main(["train", "vae", "--data", "ring", "--likelihood", "gaussian", "--out", str(out),
                  *TINY]) == 0
-    _one_line_error(capsys, ["sample", str(out), "-o", str(tmp_path / "g.png")], "not trained on "
+    one_line_error(["sample", str(out), "-o", str(tmp_path / "g.png")], "not trained on "
                     "images")
     assert main(["sample", str(out), "-n", "7", "-o", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (7, 2)
@@ -150,7 +136,7 @@ def test_console_script_entry_point(trained):
 
 def test_make_demo_job_runs(tmp_path):
     """`make demo` = install + this job; run the job itself with tiny settings."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     if shutil.which("make") is None or not Path(sys.executable).with_name("genlearn").exists():
         pytest.skip("make or the installed genlearn command is missing")
     venv = Path(sys.executable).parent.parent
