@@ -189,6 +189,22 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         return tuple(shape) if shape is not None else None
 
     @classmethod
+    def _contract_example(cls) -> dict:
+        """Tiny, fast settings for the contract suite (tests/test_contract.py), which runs over
+        every registered model. Return a dict with
+
+        - ``"params"``: constructor keywords that train in well under a second (few epochs,
+          tiny networks, ``verbose=False``, ``device="cpu"``);
+        - ``"X"``: training data of the model's ``input_kind`` (rows: an array; sequences: a
+          list of 1-D integer arrays), a few dozen examples;
+        - ``"y"``: labels for a ``conditional`` model (optional);
+        - ``"sample"``: extra keywords for ``sample`` besides ``n`` and ``seed`` (e.g.
+          ``{"length": 6}`` for sequences; optional).
+        """
+        raise NotImplementedError(f"{cls.__name__} defines no _contract_example(); add one so "
+                                  "the contract suite (tests/test_contract.py) can test it")
+
+    @classmethod
     def capabilities(cls) -> dict:
         """The capability attributes of this class, by name."""
         return {name: getattr(cls, name) for name in CAPABILITIES}

@@ -208,6 +208,13 @@ class GAN(EpochModel):
         self.device = device
         self.verbose = verbose
 
+    @classmethod
+    def _contract_example(cls) -> dict:
+        rng = np.random.default_rng(0)
+        return {"params": dict(latent_dim=2, hidden_g=(8,), hidden_d=(8,), epochs=2,
+                               batch_size=16, verbose=False, device="cpu"),
+                "X": rng.normal(size=(48, 2)), "y": rng.integers(0, 2, 48)}
+
     # -- hyperparameters ------------------------------------------------------------------
     def _validate_params(self) -> None:
         check_choice(self.generator, "generator", ("auto", "mlp", "dcgan"))

@@ -160,6 +160,14 @@ class VAE(EpochModel):
         self.device = device
         self.verbose = verbose
 
+    @classmethod
+    def _contract_example(cls) -> dict:
+        rng = np.random.default_rng(0)
+        X = (rng.random((48, 8)) < 0.4).astype(np.float64)
+        return {"params": dict(latent_dim=2, hidden=(8,), epochs=2, batch_size=16,
+                               iw_samples=4, verbose=False, device="cpu"),
+                "X": X, "y": rng.integers(0, 2, 48)}
+
     # -- hyperparameters ------------------------------------------------------------------
     def _validate_params(self) -> None:
         check_int(self.latent_dim, "latent_dim", low=1)
