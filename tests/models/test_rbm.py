@@ -210,12 +210,12 @@ def test_fused_bernoulli_step_equals_the_general_step(training, binary_digits):
                        weight_decay=1e-3) for _ in range(2)]
     start = models[0].theta_.clone()
     idx = torch.arange(10, 20)
-    fused = models[0]._fused_step(X, torch.Generator().manual_seed(5))
-    fused(idx, 0.1, 0.5)
-    fused(idx + 30, 0.1, 0.5)
-    gen = torch.Generator().manual_seed(5)
-    models[1]._general_step(X[idx], 0.1, 0.5, gen, 0)
-    models[1]._general_step(X[idx + 30], 0.1, 0.5, gen, 1)
+    fused = models[0]._make_step(X, torch.Generator().manual_seed(5), fused=True)
+    general = models[1]._make_step(X, torch.Generator().manual_seed(5), fused=False)
+    for t, rows in enumerate((idx, idx + 30)):
+        fused(rows, 0.1, 0.5, t)
+        general(rows, 0.1, 0.5, t)
+    models[0].chains_, models[1].chains_ = fused.chains, general.chains
     fused_theta, general_theta = models[0].theta_[:64].numpy(), models[1].theta_[:64].numpy()
     np.testing.assert_allclose(fused_theta, general_theta, atol=1e-5)
     # the updates moved the weights far more than the tolerance (a no-op step would pass the
@@ -387,3 +387,28 @@ def test_gaussian_units_fit_a_single_row():
     model = gl.RBM(n_hidden=2, visible="gaussian", epochs=2, verbose=False, device="cpu")
     model.fit(np.array([[0.5, -1.0, 2.0]]))
     assert np.all(np.isfinite(model.log_prob(np.array([[0.5, -1.0, 2.0]]))))
+
+
+@pytest.mark.parametrize("visible,training", [("bernoulli", "pcd"), ("bernoulli", "pt"),
+                                              ("gaussian", "cd")])
+def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(visible, training, tmp_path,
+                                                              binary_digits):
+    X = binary_digits[0][:120] if visible == "bernoulli" else \
+        np.random.default_rng(1).normal(size=(120, 5))
+    kw = dict(n_hidden=5, visible=visible, training=training, n_temperatures=3, lr=0.01,
+              batch_size=20, verbose=False, device="cpu", seed=4)
+    whole = gl.RBM(epochs=4, **kw).fit(X)
+
+    def save_at_two(epoch, record):
+        if epoch == 2:
+            half.save(tmp_path / "half")
+
+    half = gl.RBM(epochs=4, **kw)
+    half.fit(X, callback=save_at_two)
+    resumed = gl.load(tmp_path / "half")
+    assert resumed.epochs_trained_ == 2
+    resumed.fit(X, resume=True)
+    for name in ("theta_", "chains_"):  # bit for bit: the data order and every Gibbs draw
+        np.testing.assert_array_equal(getattr(resumed, name).numpy(),
+                                      getattr(whole, name).numpy())
+    assert not np.array_equal(resumed.theta_.numpy(), gl.load(tmp_path / "half").theta_.numpy())

@@ -46,8 +46,8 @@ class DBN(TransformerMixin, GenerativeModel):
     visible : {"bernoulli", "gaussian", "softmax"}
         Units of the data layer (every upper layer is Bernoulli).
     groups, sigma, training, k, n_chains, lr, momentum, weight_decay, batch_size, epochs,
-    lr_schedule, ais_chains, ais_betas, image_shape, seed, device, verbose
-        As :class:`~genlearn.RBM`, shared by every layer.
+    lr_schedule, ais_chains, ais_betas, image_shape, seed, threads, device, verbose
+        As :class:`~genlearn.RBM`, shared by every layer (layer i is seeded with seed + i).
 
     As a scikit-learn transformer, ``fit(X, y)`` ignores ``y`` and :meth:`transform` gives the
     top layer's probabilities after the up-pass.
@@ -62,8 +62,8 @@ class DBN(TransformerMixin, GenerativeModel):
     def __init__(self, layers=(500, 500, 2000), visible="bernoulli", groups=None,
                  sigma="learned", training="pcd", k=1, n_chains=20, lr=0.01, momentum=0.9,
                  weight_decay=1e-4, batch_size=20, epochs=50, lr_schedule="linear",
-                 ais_chains=100, ais_betas=10000, image_shape=None, seed=0, device="auto",
-                 verbose=True):
+                 ais_chains=100, ais_betas=10000, image_shape=None, seed=0, threads=None,
+                 device="auto", verbose=True):
         self.layers = layers
         self.visible = visible
         self.groups = groups
@@ -81,6 +81,7 @@ class DBN(TransformerMixin, GenerativeModel):
         self.ais_betas = ais_betas
         self.image_shape = image_shape
         self.seed = seed
+        self.threads = threads
         self.device = device
         self.verbose = verbose
 
@@ -100,8 +101,8 @@ class DBN(TransformerMixin, GenerativeModel):
                    batch_size=self.batch_size, epochs=self.epochs, lr_schedule=self.lr_schedule,
                    ais_chains=self.ais_chains, ais_betas=self.ais_betas,
                    image_shape=self.image_shape if bottom else None,
-                   seed=None if self.seed is None else self.seed + i, device=self.device,
-                   verbose=self.verbose)
+                   seed=None if self.seed is None else self.seed + i, threads=self.threads,
+                   device=self.device, verbose=self.verbose)
 
     def fit(self, X, y=None, *, resume: bool = False, callback=None):
         """Train the RBMs bottom-up, each on p(h = 1 | input) of the layer below; ``y`` is
@@ -128,6 +129,9 @@ class DBN(TransformerMixin, GenerativeModel):
                 rbm.set_params(epochs=self.epochs, lr=self.lr, verbose=self.verbose)
             else:
                 rbm, resume_layer = self._layer_model(i), False
+            if resume_layer and rbm.epochs_trained_ >= self.epochs:  # this layer is done
+                data = rbm.transform(data) if i + 1 < len(self.layers) else data
+                continue
 
             def on_epoch(epoch, record, i=i, rbm=rbm):
                 if i == len(self.rbms_):  # this layer's first epoch: the stack grows

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from sklearn.base import TransformerMixin
 
+from .._threads import check_threads
 from .._utils import (
     check_array,
     check_choice,
@@ -35,17 +36,14 @@ from .._utils import (
     check_float,
     check_int,
     check_n,
-    resolve_device,
-    resolve_image_shape,
     torch_generator,
 )
-from ..base import GenerativeModel
 from ..ops.rbm import LogPartition
 from ..registry import register
-from ..training import NonFiniteLossError, run_epochs
+from ..training import EpochModel, EpochPlan, NonFiniteLossError
 from .rbm_partition import MAX_EXACT_STATES, ais_log_partition, exact_log_partition, layer_sizes
-from .rbm_training import FusedBernoulliStep, log_likelihood_gradient, training_strategy
-from .rbm_units import RBMEnergy, VisibleUnits, visible_units
+from .rbm_training import FusedBernoulliStep, GeneralStep, training_strategy
+from .rbm_units import UNIT_KINDS, RBMEnergy, SoftmaxUnits, VisibleUnits, visible_units
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +57,7 @@ EXPLODING_WEIGHT = 1e4
 
 
 @register("rbm")
-class RBM(TransformerMixin, GenerativeModel):
+class RBM(TransformerMixin, EpochModel):
     """Restricted Boltzmann machine with exact or AIS log-likelihood.
 
     Parameters
@@ -90,6 +88,8 @@ class RBM(TransformerMixin, GenerativeModel):
     ais_chains, ais_betas : int
         Defaults of AIS (``log_partition(method="ais")``).
     seed : int or None
+    threads : int or None
+        Torch CPU threads while training; None chooses by the size of the work.
     device : {"auto", "cpu", "cuda"}
     verbose : bool
 
@@ -107,8 +107,8 @@ class RBM(TransformerMixin, GenerativeModel):
     def __init__(self, n_hidden=20, visible="bernoulli", groups=None, sigma="learned",
                  training="pcd", k=1, n_chains=20, n_temperatures=10, lr=0.01, momentum=0.9,
                  weight_decay=1e-4, batch_size=20, epochs=200, lr_schedule="linear",
-                 ais_chains=100, ais_betas=10000, image_shape=None, seed=0, device="auto",
-                 verbose=True):
+                 ais_chains=100, ais_betas=10000, image_shape=None, seed=0, threads=None,
+                 device="auto", verbose=True):
         self.n_hidden = n_hidden
         self.visible = visible
         self.groups = groups
@@ -127,6 +127,7 @@ class RBM(TransformerMixin, GenerativeModel):
         self.ais_betas = ais_betas
         self.image_shape = image_shape
         self.seed = seed
+        self.threads = threads
         self.device = device
         self.verbose = verbose
 
@@ -160,24 +161,10 @@ class RBM(TransformerMixin, GenerativeModel):
         check_choice(self.lr_schedule, "lr_schedule", ("linear", "constant"))
         check_int(self.ais_chains, "ais_chains", low=2)
         check_int(self.ais_betas, "ais_betas", low=2)
+        check_threads(self.threads)
         check_common(self)  # image_shape, seed, device, verbose
 
     # -- data -----------------------------------------------------------------------------
-    def _group_sizes(self, n_features: int) -> tuple[int, ...]:
-        if self.groups is None:
-            return (n_features,)
-        if isinstance(self.groups, (tuple, list)):
-            sizes = tuple(int(s) for s in self.groups)
-        else:
-            if n_features % int(self.groups):
-                raise ValueError(f"groups={self.groups} does not divide the {n_features} "
-                                 "features into equal one-hot groups")
-            sizes = (int(self.groups),) * (n_features // int(self.groups))
-        if sum(sizes) != n_features:
-            raise ValueError(f"groups {sizes} cover {sum(sizes)} features, but X has "
-                             f"{n_features}")
-        return sizes
-
     def _make_units(self, group_sizes) -> VisibleUnits:
         return visible_units(self.visible, group_sizes=group_sizes,
                              learn_sigma=self.sigma == "learned")
@@ -203,7 +190,7 @@ class RBM(TransformerMixin, GenerativeModel):
         return self._energy(dtype)
 
     def _energy(self, dtype) -> RBMEnergy:
-        sigma = None if self.visible != "gaussian" else torch.exp(self.log_sigma_).to(dtype)
+        sigma = None if self.log_sigma_ is None else torch.exp(self.log_sigma_).to(dtype)
         return RBMEnergy(self.W_.to(dtype), self.b_.to(dtype), self.c_.to(dtype), sigma,
                          self.base_bias_.to(dtype), self.units_)
 
@@ -222,7 +209,7 @@ class RBM(TransformerMixin, GenerativeModel):
             target.copy_(value)
         self._set_theta(theta.to(self.device_))
         if log_sigma is not None:
-            if self.visible != "gaussian":
+            if self.log_sigma_ is None:
                 raise ValueError("log_sigma is only for visible='gaussian'")
             self.log_sigma_ = torch.as_tensor(np.asarray(log_sigma, dtype=np.float32),
                                               device=self.device_).reshape(D)
@@ -240,145 +227,119 @@ class RBM(TransformerMixin, GenerativeModel):
         self.theta_ = theta.float().contiguous()
         self.W_, self.b_, self.c_ = self.theta_[:D, :H], self.theta_[:D, H], self.theta_[D, :H]
 
-    # -- training -------------------------------------------------------------------------
-    def fit(self, X, y=None, *, resume: bool = False, callback=None):
-        """Train on the rows of ``X``; ``y`` is ignored (the model is unconditional; accepted
-        so scikit-learn pipelines can pass it).
+    # -- training: the hooks of EpochModel --------------------------------------------------
+    def _domain(self) -> str:
+        return UNIT_KINDS[self.visible].domain
 
-        ``resume=True`` continues a fitted (or loaded) model from the epoch it reached up to
-        ``epochs``, persistent chains and momentum included. ``callback(epoch, record)`` runs
-        after each epoch. Returns ``self``.
-        """
-        self._validate_params()
-        continuing = resume and getattr(self, "is_fitted_", False)
-        if continuing:
-            flat, _ = self._check_X(X, self.units_, n_features=self.n_features_in_)
-        else:
-            flat, data_shape = check_array(X, domain="real")
-            units = self._make_units(self._group_sizes(flat.shape[1])
-                                     if self.visible == "softmax" else None)
-            flat, _ = self._check_X(flat, units)
-        start = self.epochs_trained_ if continuing else 0
-        seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-        gen = torch.Generator().manual_seed(seed + 17 * start)
-        if not continuing:
-            self.device_ = resolve_device(self.device)
-            self.n_features_in_ = flat.shape[1]
-            self.data_shape_ = data_shape
-            self.image_shape_ = resolve_image_shape(data_shape, self.image_shape)
-            self.units_ = units
-            self.group_sizes_ = getattr(units, "group_sizes", None)
-            self._init_params(flat, gen)
-            self.history_ = []
-            self.epochs_trained_ = 0
-        self._log_z_cache = {}
-        self._train(flat, start, gen, callback)
-        return self
-
-    def _init_params(self, flat: np.ndarray, gen: torch.Generator) -> None:
-        D, H, dev = flat.shape[1], self.n_hidden, self.device_
+    def _describe_rows(self, flat: np.ndarray) -> None:
+        """First fit: the unit kind (softmax group sizes), the base-rate model and the
+        starting standard deviations of Gaussian units, from the data."""
+        self.group_sizes_ = (SoftmaxUnits.sizes_of(self.groups, flat.shape[1])
+                             if self.visible == "softmax" else None)
+        self.units_ = self._make_units(self.group_sizes_)
         x = torch.as_tensor(flat, dtype=torch.float64)
-        base = self.units_.base_bias(x)  # the base-rate model: independent visible units
-        self.base_bias_ = base.to(dev)
+        self.base_bias_ = self.units_.base_bias(x).to(self.device_)
+        self.log_sigma_ = self.units_.initial_log_sigma(x, self.sigma)
+        if self.log_sigma_ is not None:
+            self.log_sigma_ = self.log_sigma_.to(self.device_)
+
+    def _rows_data(self, flat: np.ndarray, labels) -> torch.Tensor:
+        self.units_.check(flat, "X")
+        return torch.as_tensor(flat, dtype=torch.float32, device=self.device_)  # (n, D)
+
+    def _build(self) -> None:
+        """Nothing to build: the weights are drawn in :meth:`_plan` on a first fit (from the
+        generator that orders the data, as before this model had a base class) or loaded."""
+
+    def _trainables(self) -> dict:
+        return {"rbm": _TensorState(self)}
+
+    def _set_training(self, mode: bool) -> None:
+        if not mode:  # a fit ended: its step (buffers, data) and last good copy go
+            self.__dict__.pop("_step", None)
+            self.__dict__.pop("_last_good", None)
+
+    def _work_size(self, plan) -> float:
+        return float(self.n_features_in_ * self.n_hidden * plan.batch_size * (self.k + 1))
+
+    def _extra_state(self) -> tuple[dict, dict]:
+        meta = {"group_sizes_": None if self.group_sizes_ is None else list(self.group_sizes_)}
+        return meta, {"step_generator": self.step_generator_.get_state()}
+
+    def _set_extra_state(self, meta: dict, tensors: dict) -> None:
+        self.group_sizes_ = None if meta["group_sizes_"] is None else tuple(meta["group_sizes_"])
+        self.units_ = self._make_units(self.group_sizes_)
+        if getattr(self, "step_generator_", None) is None:
+            self.step_generator_ = torch.Generator(device=self.device_)
+        self.step_generator_.set_state(tensors["step_generator"])
+
+    def _plan(self, data: torch.Tensor, start: int, gen: torch.Generator) -> EpochPlan:
+        if start == 0:  # first fit: weights, chains and the step's generator, drawn from gen
+            self._init_weights(data.shape[1], gen)
+            self.step_generator_ = torch_generator(self.device_, gen)
+        steps_per_epoch = math.ceil(len(data) / self.batch_size)
+        self._total_steps = self.epochs * steps_per_epoch
+        self._steps_done = start * steps_per_epoch
+        self._step = self._make_step(data, self.step_generator_)
+        self._log_z_cache = {}
+        self._last_good = self._snapshot()
+
+        def evaluate(epoch):
+            energy = self._energy(torch.float32)
+            rows = data[:500]
+            rec = float(((rows - energy.mean_field_reconstruction(rows)) ** 2).sum(1).mean())
+            return {"reconstruction_error": rec,
+                    "free_energy": float(energy.free_energy(rows).mean())}
+
+        return EpochPlan(data=data, batch_size=int(self.batch_size), evaluate=evaluate)
+
+    def _init_weights(self, D: int, gen: torch.Generator) -> None:
+        H, dev = self.n_hidden, self.device_
         theta = torch.zeros(D + 1, H + 1)
         theta[:D, :H] = 0.01 * torch.randn(D, H, generator=gen, dtype=torch.float64)
-        theta[:D, H] = base
+        theta[:D, H] = self.base_bias_.cpu()  # b starts at the base-rate model's bias
         self._set_theta(theta.to(dev))
-        if self.visible == "gaussian":
-            if self.sigma == "learned":  # one row has no spread: unit variance then
-                sig = (x.std(0) if len(x) > 1 else torch.ones(D, dtype=x.dtype)).clamp_min(1e-3)
-            else:
-                sig = torch.full((D,), float(self.sigma), dtype=torch.float64)
-            self.log_sigma_ = torch.log(sig).float().to(dev)
         self.velocity_ = {}
-        if self.visible == "gaussian" and self.sigma == "learned":
+        if self.log_sigma_ is not None and self.units_.learn_sigma:
             self.velocity_["log_sigma"] = torch.zeros_like(self.log_sigma_)
         self.velocity_["theta"] = torch.zeros_like(self.theta_)
         shape = training_strategy(self.training, self.n_temperatures).chain_shape(self.n_chains, D)
         self.chains_ = self._energy(torch.float32).sample_visible(
             torch.zeros(*shape[:-1], H, device=dev), torch_generator(dev, gen), beta=0.0)
 
-    def _general_step(self, data, lr, momentum, gen, t):
-        """One update for any units and strategy: negative phase, gradient, momentum SGD."""
-        energy = self._energy(torch.float32)
+    def _train_step(self, data: torch.Tensor, idx: torch.Tensor, epoch: int) -> dict:
+        t = self._steps_done
+        self._steps_done += 1
+        lr = self.lr * (1.0 - t / self._total_steps) if self.lr_schedule == "linear" else self.lr
+        momentum = min(self.momentum, 0.5) if epoch < INITIAL_MOMENTUM_EPOCHS else self.momentum
+        self._step(idx, lr, momentum, t)
+        self.chains_ = self._step.chains
+        return {}
+
+    def _make_step(self, X: torch.Tensor, gen, fused: bool | None = None):
+        """The update on rows of ``X``: fused for Bernoulli units with CD / PCD (the chains then
+        live in its buffer), the general one otherwise (or as ``fused`` says)."""
         strategy = training_strategy(self.training, self.n_temperatures)
-        model, self.chains_ = strategy.negative_phase(data, self.chains_, energy, gen, self.k, t)
-        grad, log_sigma_grad = log_likelihood_gradient(data, model, energy, self.weight_decay)
-        self.velocity_["theta"].mul_(momentum).add_(grad, alpha=lr)
-        self.theta_.add_(self.velocity_["theta"])
-        if log_sigma_grad is not None:
-            self.velocity_["log_sigma"].mul_(momentum).add_(log_sigma_grad, alpha=lr)
-            self.log_sigma_.add_(self.velocity_["log_sigma"]).clamp_(min=math.log(1e-3))
+        if fused is None:
+            fused = self.units_.name == "bernoulli" and self.training in ("cd", "pcd")
+        if fused:
+            return FusedBernoulliStep(X, self.theta_, self.velocity_["theta"], self.chains_, gen,
+                                      persistent=strategy.persistent, batch_size=self.batch_size,
+                                      k=self.k, weight_decay=self.weight_decay)
+        return GeneralStep(X, lambda: self._energy(torch.float32), self.theta_, self.velocity_,
+                           self.log_sigma_, self.chains_, gen, strategy, k=self.k,
+                           weight_decay=self.weight_decay)
 
-    def _fused_step(self, X: torch.Tensor, gen) -> FusedBernoulliStep:
-        """The general step for Bernoulli units with CD / PCD, fused (the chains move into its
-        buffer: ``chains_`` becomes a view of them while training)."""
-        strategy = training_strategy(self.training, self.n_temperatures)
-        fused = FusedBernoulliStep(X, self.theta_, self.velocity_["theta"], self.chains_, gen,
-                                   persistent=strategy.persistent, batch_size=self.batch_size,
-                                   k=self.k, weight_decay=self.weight_decay)
-        self.chains_ = fused.chains
-        return fused
-
-    def _train(self, flat: np.ndarray, start: int, gen: torch.Generator, callback) -> None:
-        X_tr = torch.as_tensor(flat, dtype=torch.float32, device=self.device_)
-        n = X_tr.shape[0]
-        steps_per_epoch = math.ceil(n / self.batch_size)
-        total = self.epochs * steps_per_epoch
-        counter = {"t": start * steps_per_epoch}
-        step_gen = torch_generator(self.device_, gen)
-        fused = None
-        if self.visible == "bernoulli" and self.training in ("cd", "pcd"):
-            fused = self._fused_step(X_tr, step_gen)
-
-        def step(idx, epoch):
-            t = counter["t"]
-            counter["t"] += 1
-            lr = self.lr * (1.0 - t / total) if self.lr_schedule == "linear" else self.lr
-            momentum = (min(self.momentum, 0.5) if epoch < INITIAL_MOMENTUM_EPOCHS
-                        else self.momentum)
-            if fused is not None:
-                fused(idx, lr, momentum)
-            else:
-                self._general_step(X_tr[idx.to(self.device_)], lr, momentum, step_gen, t)
-            return {}
-
-        def evaluate(epoch):
-            energy = self._energy(torch.float32)
-            rows = X_tr[:500]
-            rec = float(((rows - energy.mean_field_reconstruction(rows)) ** 2).sum(1).mean())
-            return {"reconstruction_error": rec,
-                    "free_energy": float(energy.free_energy(rows).mean())}
-
-        good = {"snapshot": self._snapshot()}
-
-        def on_epoch(epoch, record):
-            self._check_diverged(epoch, record, good["snapshot"])
-            good["snapshot"] = self._snapshot()
-            self.epochs_trained_ = epoch
-            self.is_fitted_ = True
-            if callback is not None:
-                callback(epoch, record)
-
-        self.is_fitted_ = True  # the initial weights are a valid (if poor) model
-        try:
-            self.stop_reason_ = run_epochs(
-                start_epoch=start, epochs=self.epochs, n_rows=n, batch_size=self.batch_size,
-                generator=gen, step=step, history=self.history_, snapshot=self._snapshot,
-                restore=self._restore, evaluate=evaluate, callback=on_epoch,
-                verbose=self.verbose, desc="RBM")
-        finally:
-            self.chains_ = self.chains_.clone()  # detach the chains from the training buffer
-            self._log_z_cache = {}
-        self.epochs_trained_ = self.history_[-1]["epoch"] if self.history_ else start
-
-    def _check_diverged(self, epoch: int, record: dict, last_good) -> None:
-        """Stop with NonFiniteLossError on non-finite metrics or exploding weights."""
+    def _end_epoch(self, epoch: int, record: dict) -> None:
+        """Stop with NonFiniteLossError on non-finite metrics or exploding weights, back at the
+        last good epoch; otherwise this epoch becomes the last good one."""
+        self._log_z_cache = {}
         bad = [k for k in ("reconstruction_error", "free_energy") if not math.isfinite(record[k])]
         largest = float(self.theta_.abs().max())
         if not bad and math.isfinite(largest) and largest <= EXPLODING_WEIGHT:
+            self._last_good = self._snapshot()
             return
-        self._restore(last_good)
+        self._restore(self._last_good)
         what = (f"non-finite {bad[0]}" if bad else
                 f"exploding weights (largest |weight| {largest:.3g} > {EXPLODING_WEIGHT:g})")
         raise NonFiniteLossError(
@@ -388,30 +349,24 @@ class RBM(TransformerMixin, GenerativeModel):
 
     def _state_tensors(self) -> dict[str, torch.Tensor]:
         out = {"theta": self.theta_, "base_bias": self.base_bias_, "chains": self.chains_}
-        if self.visible == "gaussian":
+        if self.log_sigma_ is not None:
             out["log_sigma"] = self.log_sigma_
         out.update({f"velocity.{k}": v for k, v in self.velocity_.items()})
         return out
 
     def _load_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         dev = self.device_
+        expected = (self.n_features_in_ + 1, self.n_hidden + 1)
+        if tuple(tensors["theta"].shape) != expected:
+            raise ValueError(f"checkpoint weights theta have shape "
+                             f"{tuple(tensors['theta'].shape)}; the config says {expected}")
         self._set_theta(tensors["theta"].to(dev))
         self.base_bias_ = tensors["base_bias"].to(dev)
         self.chains_ = tensors["chains"].to(dev)
-        if self.visible == "gaussian":
-            self.log_sigma_ = tensors["log_sigma"].to(dev)
+        self.log_sigma_ = tensors["log_sigma"].to(dev) if "log_sigma" in tensors else None
         self.velocity_ = {k[len("velocity."):]: v.to(dev) for k, v in tensors.items()
                           if k.startswith("velocity.")}
         self._log_z_cache = {}
-
-    def _snapshot(self):
-        return ({k: v.clone() for k, v in self._state_tensors().items()}, len(self.history_))
-
-    def _restore(self, snapshot) -> None:
-        tensors, n_history = snapshot
-        self._load_tensors(tensors)
-        del self.history_[n_history:]
-        self.epochs_trained_ = self.history_[-1]["epoch"] if self.history_ else 0
 
     # -- the log-likelihood ---------------------------------------------------------------
     def free_energy(self, X) -> np.ndarray:
@@ -528,45 +483,21 @@ class RBM(TransformerMixin, GenerativeModel):
         n = check_n(n)
         check_int(gibbs_steps, "gibbs_steps", low=1)
         check_int(burn_in, "burn_in", low=0)
-        gen = torch_generator(self.device_, seed)
-        energy = self.energy()
         strategy = training_strategy(self.training, self.n_temperatures)
-        chains = strategy.first_chains(self.chains_.to(torch.float64), n)
-        out, t = [], 0
-
-        def advance(chains, steps):
-            nonlocal t
-            for _ in range(steps):
-                chains = strategy.sampling_step(chains, energy, gen, t)
-                t += 1
-            return chains
-
-        chains = advance(chains, burn_in)
-        while sum(len(o) for o in out) < n:
-            if out:
-                chains = advance(chains, gibbs_steps)
-            current = strategy.model_state(chains)
-            if mean:
-                current = energy.sample_visible(energy.sample_hidden(current, gen), gen,
-                                                mean=True)
-            out.append(current)
-        X = torch.cat(out)[:n].cpu().numpy()
+        X = strategy.draw(self.chains_.to(torch.float64), self.energy(),
+                          torch_generator(self.device_, seed), n, burn_in=burn_in,
+                          gibbs_steps=gibbs_steps, mean=mean).cpu().numpy()
         return X.reshape(n, *self.data_shape_)
 
-    # -- checkpoints ----------------------------------------------------------------------
-    def _get_state(self):
-        meta = {**self._fit_meta(),
-                "group_sizes_": None if self.group_sizes_ is None else list(self.group_sizes_)}
-        return meta, {k: v.detach().cpu().contiguous() for k, v in self._state_tensors().items()}
 
-    def _set_state(self, meta, tensors) -> None:
-        self.device_ = resolve_device(self.device)
-        self._set_fit_meta(meta)
-        self.group_sizes_ = None if meta["group_sizes_"] is None else tuple(meta["group_sizes_"])
-        self.units_ = self._make_units(self.group_sizes_)
-        expected = (self.n_features_in_ + 1, self.n_hidden + 1)
-        if tuple(tensors["theta"].shape) != expected:
-            raise ValueError(f"checkpoint weights theta have shape "
-                             f"{tuple(tensors['theta'].shape)}; the config says {expected}")
-        self._load_tensors(tensors)
-        self.is_fitted_ = True
+class _TensorState:
+    """The RBM's tensors as the one part EpochModel snapshots, checkpoints and restores."""
+
+    def __init__(self, rbm: RBM):
+        self.rbm = rbm
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().contiguous() for k, v in self.rbm._state_tensors().items()}
+
+    def load_state_dict(self, tensors: dict[str, torch.Tensor], strict: bool = True) -> None:
+        self.rbm._load_tensors(tensors)

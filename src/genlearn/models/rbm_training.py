@@ -15,6 +15,8 @@ PCD written as a handful of large in-place operations.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .rbm_units import GaussianUnits, RBMEnergy
@@ -36,6 +38,30 @@ class ContrastiveDivergence:
         for _ in range(k):
             v = energy.gibbs_step(v, gen)
         return v, chains
+
+    def draw(self, chains, energy: RBMEnergy, gen, n: int, *, burn_in: int, gibbs_steps: int,
+             mean: bool = False) -> torch.Tensor:
+        """``n`` samples (n, D) from copies of ``chains``: ``burn_in`` steps, then one sample
+        per chain every ``gibbs_steps`` steps (E[v | h] at the last step with ``mean``)."""
+        chains, step = self.first_chains(chains, n), 0
+
+        def advance(chains, steps):
+            nonlocal step
+            for _ in range(steps):
+                chains = self.sampling_step(chains, energy, gen, step)
+                step += 1
+            return chains
+
+        chains, out = advance(chains, burn_in), []
+        while sum(len(o) for o in out) < n:
+            if out:
+                chains = advance(chains, gibbs_steps)
+            current = self.model_state(chains)
+            if mean:
+                current = energy.sample_visible(energy.sample_hidden(current, gen), gen,
+                                                mean=True)
+            out.append(current)
+        return torch.cat(out)[:n]
 
     # sampling from a fitted model: plain Gibbs chains
     def first_chains(self, chains, m: int):
@@ -151,6 +177,35 @@ def log_likelihood_gradient(data, model, energy: RBMEnergy, weight_decay: float)
     return grad, log_sigma_grad
 
 
+class GeneralStep:
+    """One update for any units and strategy: the negative phase, the gradient, and momentum
+    SGD on theta (and on log s of Gaussian units with learned s), all in place.
+
+    ``energy()`` gives the current weights as an :class:`RBMEnergy` (float32 views of theta);
+    ``X`` (n, D) are the training rows the step's ``idx`` select; :attr:`chains` are the
+    persistent chains after the last update.
+    """
+
+    def __init__(self, X: torch.Tensor, energy, theta: torch.Tensor, velocity: dict,
+                 log_sigma: torch.Tensor | None, chains: torch.Tensor, gen,
+                 strategy: ContrastiveDivergence, *, k: int, weight_decay: float):
+        self.X, self.energy, self.theta, self.velocity = X, energy, theta, velocity
+        self.log_sigma, self.chains, self.gen, self.strategy = log_sigma, chains, gen, strategy
+        self.k, self.weight_decay = k, weight_decay
+
+    def __call__(self, idx: torch.Tensor, lr: float, momentum: float, t: int) -> None:
+        data = self.X[idx.to(self.X.device)]
+        energy = self.energy()
+        model, self.chains = self.strategy.negative_phase(data, self.chains, energy, self.gen,
+                                                          self.k, t)
+        grad, log_sigma_grad = log_likelihood_gradient(data, model, energy, self.weight_decay)
+        self.velocity["theta"].mul_(momentum).add_(grad, alpha=lr)
+        self.theta.add_(self.velocity["theta"])
+        if log_sigma_grad is not None:
+            self.velocity["log_sigma"].mul_(momentum).add_(log_sigma_grad, alpha=lr)
+            self.log_sigma.add_(self.velocity["log_sigma"]).clamp_(min=math.log(1e-3))
+
+
 class FusedBernoulliStep:
     """The general update for Bernoulli units with CD / PCD, fused into preallocated buffers.
 
@@ -200,7 +255,7 @@ class FusedBernoulliStep:
                 torch.empty(nk, D, device=dev), torch.empty(nk + n0, H + 1, device=dev),
                 torch.empty(nk + n0, H, device=dev), torch.empty(D + 1, H + 1, device=dev))
 
-    def __call__(self, idx: torch.Tensor, lr: float, momentum: float) -> None:
+    def __call__(self, idx: torch.Tensor, lr: float, momentum: float, t: int = 0) -> None:
         n0 = len(idx)
         if n0 not in self.views:
             self.views[n0] = self._views_for(n0)

@@ -44,9 +44,14 @@ class VisibleUnits:
     name = "bernoulli"
     domain = "unit"  # check_array's domain for the data
     discrete = True
+    learn_sigma = False
 
     def check(self, flat: np.ndarray, name: str) -> None:
         """Refuse data these units cannot model (beyond check_array's domain check)."""
+
+    def initial_log_sigma(self, x: torch.Tensor, sigma) -> torch.Tensor | None:
+        """log s of Gaussian units at the start of training (float32); None for the others."""
+        return None
 
     def base_bias(self, x: torch.Tensor) -> torch.Tensor:
         """Visible bias of the base-rate model from the data (n, D): each unit's log-odds."""
@@ -124,6 +129,14 @@ class GaussianUnits(VisibleUnits):
     def base_bias(self, x):
         return x.mean(0)
 
+    def initial_log_sigma(self, x, sigma):
+        if sigma == "learned":  # the data's spread (one row has none: unit variance then)
+            s = x.std(0) if len(x) > 1 else torch.ones(x.shape[1], dtype=x.dtype)
+            s = s.clamp_min(1e-3)
+        else:
+            s = torch.full((x.shape[1],), float(sigma), dtype=torch.float64)
+        return torch.log(s).float()
+
     def coupling(self, v, sigma):
         return v / sigma
 
@@ -179,6 +192,24 @@ class SoftmaxUnits(VisibleUnits):
 
     def __init__(self, group_sizes: tuple[int, ...]):
         self.group_sizes = tuple(int(s) for s in group_sizes)
+
+    @staticmethod
+    def sizes_of(groups, n_features: int) -> tuple[int, ...]:
+        """The group sizes the ``groups`` hyperparameter gives for ``n_features`` columns: a
+        tuple as given, an int for equal groups, None for one group of every column."""
+        if groups is None:
+            return (n_features,)
+        if isinstance(groups, (tuple, list)):
+            sizes = tuple(int(s) for s in groups)
+        else:
+            if n_features % int(groups):
+                raise ValueError(f"groups={groups} does not divide the {n_features} "
+                                 "features into equal one-hot groups")
+            sizes = (int(groups),) * (n_features // int(groups))
+        if sum(sizes) != n_features:
+            raise ValueError(f"groups {sizes} cover {sum(sizes)} features, but X has "
+                             f"{n_features}")
+        return sizes
 
     def check(self, flat, name):
         start = 0
@@ -244,6 +275,9 @@ class SoftmaxUnits(VisibleUnits):
             total = total + (log_u * cur).sum(-1) - torch.logsumexp(log_u, -1)
             start += size
         return total
+
+
+UNIT_KINDS = {"bernoulli": VisibleUnits, "gaussian": GaussianUnits, "softmax": SoftmaxUnits}
 
 
 def visible_units(visible: str, *, group_sizes=None, learn_sigma: bool = False) -> VisibleUnits:
