@@ -1,12 +1,16 @@
 """One file per model; importing this package registers every family."""
 
 from .dbn import DBN
+from .frame_baselines import ChordHMM, KeyBernoulli
+from .frame_rnn import FrameRNN
 from .gan import GAN
 from .hmm import HMM
 from .ngram import NGram
 from .rbm import RBM
 from .rnn import RNN
+from .rnnrbm import RNNNADE, RNNRBM
 from .transformer import Transformer
 from .vae import VAE
 
-__all__ = ["DBN", "GAN", "HMM", "NGram", "RBM", "VAE", "RNN", "Transformer"]
+__all__ = ["ChordHMM", "DBN", "FrameRNN", "GAN", "HMM", "KeyBernoulli", "NGram", "RBM", "RNNNADE", "RNNRBM", "VAE", "RNN",
+           "Transformer"]
