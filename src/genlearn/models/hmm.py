@@ -317,19 +317,30 @@ class HMM(SequenceModel):
         return self
 
     # -- inference ------------------------------------------------------------------------
-    def log_prob(self, X, lengths=None) -> np.ndarray:
-        """Exact log-likelihood log p(x) of each sequence (nats): the forward algorithm."""
+    def _query(self, X, lengths):
+        """The parsed sequences of a query and an iterator over their padded batches, each as
+        (indices, x, lengths, block, (log_start, log_trans, emission)), under the thread policy
+        (restored when the iterator ends)."""
         self._ready()
         parsed = self._sequences(X, lengths)
-        seqs = parsed.seqs
-        log_start, log_trans = self._log_chain()
-        em = self._emission()
-        out = np.empty(len(seqs))
-        with cpu_threads(self._threads(seqs)):
-            for idx, x, lens, block in self._batches(seqs):
-                ll = forward_log_likelihood(log_start, log_trans,
-                                            lambda s, e, x=x: em.scaled_b(x[s:e]), lens, block)
-                out[idx] = ll.double().cpu().numpy()
+
+        def batches():
+            chain, em = self._log_chain(), self._emission()
+            with cpu_threads(self._threads(parsed.seqs)):
+                for idx, x, lens, block in self._batches(parsed.seqs):
+                    yield idx, x, lens, block, (*chain, em)
+
+        return parsed, batches()
+
+    def log_prob(self, X, lengths=None) -> np.ndarray:
+        """Exact log-likelihood log p(x) of each sequence (nats): the forward algorithm."""
+        parsed, batches = self._query(X, lengths)
+        out = np.empty(len(parsed))
+        for idx, x, lens, block, (log_start, log_trans, em) in batches:
+            ll = forward_log_likelihood(log_start, log_trans,
+                                        lambda s, e, x=x, em=em: em.scaled_b(x[s:e]), lens,
+                                        block)
+            out[idx] = ll.double().cpu().numpy()
         return out
 
     def total_log_prob(self, X, lengths=None) -> float:
@@ -348,37 +359,27 @@ class HMM(SequenceModel):
 
     def predict_proba(self, X, lengths=None):
         """Posterior state marginals p(z_t = k | x), one (T_n, K) array per sequence."""
-        self._ready()
-        parsed = self._sequences(X, lengths)
-        seqs = parsed.seqs
-        log_start, log_trans = self._log_chain()
-        em = self._emission()
-        out: list = [None] * len(seqs)
-        with cpu_threads(self._threads(seqs)):
-            for idx, x, lens, _ in self._batches(seqs):
-                _, gamma, _ = forward_backward(log_start, log_trans, em.log_b(x), lens)
-                gamma = gamma.double().cpu().numpy()
-                for r, j in enumerate(idx):
-                    out[j] = gamma[: len(seqs[j]), r]
-        return out if not parsed.single else np.concatenate(out)
+        parsed, batches = self._query(X, lengths)
+        out: list = [None] * len(parsed)
+        for idx, x, lens, _, (log_start, log_trans, em) in batches:
+            gamma = forward_backward(log_start, log_trans, em.log_b(x), lens)[1]
+            gamma = gamma.double().cpu().numpy()
+            for r, j in enumerate(idx):
+                out[j] = gamma[: len(parsed.seqs[j]), r]
+        return np.concatenate(out) if parsed.single else out
 
     def decode(self, X, lengths=None):
         """Viterbi: (log p(x, best path) per sequence, best state path per sequence)."""
-        self._ready()
-        parsed = self._sequences(X, lengths)
-        seqs = parsed.seqs
-        log_start, log_trans = self._log_chain()
-        em = self._emission()
-        scores, paths = np.empty(len(seqs)), [None] * len(seqs)
-        with cpu_threads(self._threads(seqs)):
-            for idx, x, lens, _ in self._batches(seqs):
-                s, p = viterbi(log_start, log_trans, em.log_b(x), lens)
-                s, p = s.double().cpu().numpy(), p.cpu().numpy()
-                for r, j in enumerate(idx):
-                    scores[j], paths[j] = s[r], p[: len(seqs[j]), r]
-        if not parsed.single:
-            return scores, paths
-        return float(scores.sum()), np.concatenate(paths)
+        parsed, batches = self._query(X, lengths)
+        scores, paths = np.empty(len(parsed)), [None] * len(parsed)
+        for idx, x, lens, _, (log_start, log_trans, em) in batches:
+            s, p = viterbi(log_start, log_trans, em.log_b(x), lens)
+            s, p = s.double().cpu().numpy(), p.cpu().numpy()
+            for r, j in enumerate(idx):
+                scores[j], paths[j] = s[r], p[: len(parsed.seqs[j]), r]
+        if parsed.single:
+            return float(scores.sum()), np.concatenate(paths)
+        return scores, paths
 
     def predict(self, X, lengths=None):
         """The Viterbi state path (concatenated when X is one array)."""
