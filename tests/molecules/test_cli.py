@@ -11,7 +11,7 @@ pytest.importorskip("selfies")
 from genlearn.cli import main  # noqa: E402
 
 RNN = ["--param", "hidden=32", "--param", "n_layer=1", "--param", "batch_size=16",
-       "--param", "val_fraction=0", "--param", "patience=none", "--epochs", "2"]
+       "--param", "val_fraction=0", "--param", "patience=none", "--epochs", "1"]
 
 
 def _rows(path):
@@ -44,11 +44,11 @@ def test_train_sample_evaluate_optimize(molecules_csv, tmp_path, capsys):
     assert (run / "samples.png").stat().st_size > 0
 
     best = tmp_path / "best.csv"
-    assert main(["molecules", "optimize", str(run), "--objective", "qed", "--budget", "30",
+    assert main(["molecules", "optimize", str(run), "--objective", "qed", "--budget", "20",
                  "--batch-size", "16", "-o", str(best)]) == 0
-    assert "30 oracle calls" in capsys.readouterr().out
+    assert "20 oracle calls" in capsys.readouterr().out
     scores = [float(r["score"]) for r in _rows(best)]
-    assert scores == sorted(scores, reverse=True) and len(scores) == 30
+    assert scores == sorted(scores, reverse=True) and len(scores) == 20
     assert all(float(r["qed"]) == pytest.approx(float(r["score"]), abs=1e-4)
                for r in _rows(best))
 

@@ -1,0 +1,103 @@
+"""MOSES metrics of a trained molecule generator, and its sampling speed (issue 12).
+
+    .venv/bin/python benchmarks/moses_eval.py runs/moses_rnn_selfies -n 30000 --ref-size 30000
+
+Draws ``-n`` molecules (timed: valid molecules per second), scores them with
+``genlearn.metrics.molecules.moses_metrics`` against a random ``--ref-size`` subset of the MOSES
+test set (the full 176,074 when 0; ChemNet on CPU makes the full set slow, and the reference
+size changes FCD a little: say which was used), novelty against the run's training molecules.
+``--copier`` scores ``-n`` random *training* molecules instead (the floor a perfect copier
+reaches at that size). Reference statistics are cached in runs/ as .npz + JSON (no pickle).
+Writes benchmarks/results/moses_eval_<tag>.json with the load (os.getloadavg) and threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import genlearn.molecules as glm
+from genlearn.metrics import molecules as mm
+from genlearn.molecules.generator import MoleculeGenerator
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def reference(size: int, seed: int) -> mm.ReferenceStats:
+    cache = ROOT / "runs" / f"moses_ref_{size}_{seed}"
+    if (cache / "ref.npz").is_file():
+        ref = mm.ReferenceStats.__new__(mm.ReferenceStats)
+        z = np.load(cache / "ref.npz")
+        meta = json.loads((cache / "ref.json").read_text())
+        ref.fps, ref.chemnet = z["fps"], (z["mu"], z["sigma"])
+        ref.props = {k: z[f"prop_{k}"] for k in mm.MOSES_PROPERTIES}
+        ref.frag, ref.scaf = Counter(meta["frag"]), Counter(meta["scaf"])
+        ref.canonical, ref.n_invalid = meta["canonical"], meta["n_invalid"]
+        return ref
+    test = glm.read_smiles(DATA / "moses_test.csv.gz", subset_n=size or None, seed=seed)
+    t = time.time()
+    ref = mm.ReferenceStats(test)
+    print(f"reference statistics of {len(test)} test molecules: {time.time() - t:.0f} s",
+          flush=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(cache / "ref.npz", fps=ref.fps, mu=ref.chemnet[0], sigma=ref.chemnet[1],
+             **{f"prop_{k}": v for k, v in ref.props.items()})
+    (cache / "ref.json").write_text(json.dumps({"frag": ref.frag, "scaf": ref.scaf,
+                                                "canonical": ref.canonical,
+                                                "n_invalid": ref.n_invalid}))
+    return ref
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", nargs="?")
+    ap.add_argument("-n", type=int, default=30000)
+    ap.add_argument("--ref-size", type=int, default=30000)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--copier", action="store_true")
+    ap.add_argument("--no-fcd", action="store_true")
+    ap.add_argument("--tag", default=None)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    load0 = os.getloadavg()
+    rec = {"n": args.n, "ref_size": args.ref_size, "threads": args.threads,
+           "temperature": args.temperature, "load_before": load0}
+    if args.copier:
+        draws = glm.read_smiles(DATA / "moses_train.csv.gz", subset_n=args.n, seed=args.seed + 1)
+        train = None
+        tag = args.tag or "copier"
+    else:
+        gen = MoleculeGenerator.load(args.run)
+        t = time.time()
+        draws = gen.sample(args.n, seed=args.seed, temperature=args.temperature)
+        dt = time.time() - t
+        n_valid = sum(d is not None for d in draws)
+        rec.update(run=args.run, model=gen.model, repr=gen.representation,
+                   sample_s=dt, valid_per_s=n_valid / dt, load_during_sampling=os.getloadavg())
+        print(f"sampled {args.n} in {dt:.0f} s: {n_valid / dt:.0f} valid molecules/s",
+              flush=True)
+        train = gen.train_smiles_
+        tag = args.tag or Path(args.run).name
+    ref = reference(args.ref_size, args.seed)
+    t = time.time()
+    m = mm.moses_metrics(draws, ref, train=train, fcd=not args.no_fcd)
+    rec.update(metrics=m, metrics_s=time.time() - t, load_after=os.getloadavg())
+    for k, v in m.items():
+        print(f"  {k:<14} {v:.4f}" if isinstance(v, float) else f"  {k:<14} {v}", flush=True)
+    out = ROOT / "benchmarks" / "results" / f"moses_eval_{tag}.json"
+    out.write_text(json.dumps(rec, indent=2) + "\n")
+    print(f"wrote {out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
