@@ -117,3 +117,50 @@ def test_csv_path_and_param_errors(table, tmp_path):
         tiny("copula").fit(table).log_prob(table)
     with pytest.raises(gl.NotFittedError):
         TabularSynthesizer().sample(3)
+
+
+def test_calibrate_map_against_hand_values():
+    from genlearn.tabular.columns import calibrate
+
+    q = np.linspace(0, 10, 11)
+    np.testing.assert_allclose(calibrate(np.array([0.0, 3.5, 10.0]), q, q), [0.0, 3.5, 10.0])
+    # model uniform on [0, 1], real uniform on [100, 200]: x -> 100 + 100 x; NaN stays NaN
+    out = calibrate(np.array([0.25, np.nan, 0.9]), np.linspace(0, 1, 5), np.linspace(100, 200, 3))
+    np.testing.assert_allclose(out, [125.0, np.nan, 190.0])
+
+
+def test_calibration_brings_an_undertrained_model_onto_the_real_marginal(table):
+    from genlearn.metrics.tabular import ks_complement
+
+    raw = tiny("vae", seed=0, calibrate=False).fit(table).sample(400, seed=1)
+    cal = tiny("vae", seed=0, calibrate=True).fit(table).sample(400, seed=1)
+    for c in ["x", "age"]:
+        assert ks_complement(table[c], cal[c]) > ks_complement(table[c], raw[c])
+        assert ks_complement(table[c], cal[c]) > 0.85
+
+
+@pytest.mark.parametrize("model", ["vae", "copula"])
+def test_target_fits_one_model_per_class(table, model, tmp_path):
+    syn = tiny(model, seed=0, target="y").fit(table)
+    assert syn.group_counts_ == [int((table.y == "neg").sum()), int((table.y == "pos").sum())]
+    out = syn.sample(1000)
+    share = (out["y"] == "pos").mean()
+    assert abs(share - (table.y == "pos").mean()) < 0.05
+    neg = syn.sample(50, conditions={"y": "neg"})
+    assert (neg["y"] == "neg").all()
+    syn.save(tmp_path / "ck")
+    pd.testing.assert_frame_equal(gl.load(tmp_path / "ck").sample(30, seed=4), syn.sample(30, seed=4))
+
+
+def test_target_errors(table):
+    with pytest.raises(ValueError, match="target 'nope' is not a column"):
+        tiny("copula", target="nope").fit(table)
+    with pytest.raises(ValueError, match="target 'x' is a continuous column"):
+        tiny("copula", target="x").fit(table)
+    with pytest.raises(ValueError, match="target 'const'"):
+        tiny("copula", target="const").fit(table)
+    one = table[table.y == "pos"]
+    with pytest.raises(ValueError, match="target 'y' is a constant column"):
+        tiny("copula", target="y").fit(one)
+    with pytest.raises(ValueError, match="single class"):
+        tiny("copula", target="y", columns={"y": "categorical"}).fit(one)

@@ -84,6 +84,16 @@ def _restore_dtype(values, dtype: str, categories=None) -> pd.Series:
     return pd.Series(values).astype(dtype)
 
 
+def calibrate(x: np.ndarray, model_q, real_q) -> np.ndarray:
+    """F_real^-1(F_model(x)) with both functions given by quantiles at equally spaced levels;
+    a repeated model quantile sends its values to the middle of its run (as QuantileNormalizer).
+    NaN stays NaN."""
+    mq, rq = np.asarray(model_q), np.asarray(real_q)
+    refs = np.linspace(0.0, 1.0, len(mq))
+    u = 0.5 * (np.interp(x, mq, refs) - np.interp(-x, -mq[::-1], -refs[::-1]))
+    return np.where(np.isnan(x), np.nan, np.interp(u, np.linspace(0.0, 1.0, len(rq)), rq))
+
+
 class Column:
     """Base class: ``fit`` on a Series, ``transform`` to blocks, ``inverse`` back to a Series."""
 
@@ -152,12 +162,21 @@ class NumericColumn(Column):
             out = np.column_stack([out, ~miss, miss]).astype(np.float64)
         return out
 
-    def inverse(self, block: np.ndarray) -> pd.Series:
+    def decode_float(self, block: np.ndarray) -> np.ndarray:
+        """The encoded block as floats (NaN where missing), before bounds and rounding."""
         w = self.normalizer.width
-        x = np.clip(self.normalizer.inverse(block[:, :w]), self.min, self.max)
+        x = self.normalizer.inverse(block[:, :w])
         if self.has_missing:
             x = np.where(block[:, w + 1] > block[:, w], np.nan, x)
-        return self._from_float(x)
+        return x
+
+    def inverse(self, block: np.ndarray, calibration: dict | None = None) -> pd.Series:
+        """Decode; ``calibration`` ({"model": quantiles, "real": quantiles}) first maps each
+        value through the real column's quantile function at the model's CDF value."""
+        x = self.decode_float(block)
+        if calibration is not None:
+            x = calibrate(x, calibration["model"], calibration["real"])
+        return self._from_float(np.clip(x, self.min, self.max))
 
     def _state(self) -> dict:
         return {"dtype": self.dtype, "has_missing": self.has_missing, "min": self.min,

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 # The default encoding of numbers per backend: measured in benchmarks/tables_normalization.py.
 DEFAULT_NORMALIZATION = {"vae": "mode", "gan": "mode", "copula": "quantile"}
 MAX_REJECTION_ROUNDS = 50
+# calibrate=True: model quantiles from this many rows, at this many levels
+CALIBRATION_ROWS = 10_000
+CALIBRATION_QUANTILES = 201
 
 
 @register("tabular")
@@ -55,6 +58,13 @@ class TabularSynthesizer(GenerativeModel):
     normalization : {"auto", "mode", "quantile"} for numbers ("auto": mode for the VAE and GAN,
         quantile for the copula, which needs it).
     columns : dict of column name -> type overriding detection (see ``TableTransformer``).
+    target : a categorical column (the class a downstream classifier predicts); one model is
+        fitted per class and classes are drawn at their training frequency, so the relation
+        between the class and the other columns is learnt directly, and conditioning on the
+        class is exact (no rejection).
+    calibrate : map each number column of the samples through F_real^-1(F_model(x)), the
+        model's marginal (from 10,000 draws after fitting) onto the real one; a fixed monotone
+        map, so the ranks (and the dependence) the model learnt are kept.
     seed : int or None; threads : torch CPU threads during fit/sample (default 1).
     """
 
@@ -67,11 +77,12 @@ class TabularSynthesizer(GenerativeModel):
     def __init__(self, model: str = "vae", *, epochs: int = 300, batch_size: int = 500,
                  lr: float | None = None, hidden: tuple[int, ...] = (128, 128),
                  latent_dim: int = 128, normalization: str = "auto", columns: dict | None = None,
-                 seed: int | None = 0, threads: int | None = 1, verbose: bool = False,
+                 target: str | None = None, calibrate: bool = True, seed: int | None = 0, threads: int | None = 1, verbose: bool = False,
                  device: str = "cpu"):
         self.model, self.epochs, self.batch_size, self.lr = model, epochs, batch_size, lr
         self.hidden, self.latent_dim, self.normalization = hidden, latent_dim, normalization
-        self.columns, self.seed, self.threads = columns, seed, threads
+        self.columns, self.target, self.calibrate = columns, target, calibrate
+        self.seed, self.threads = seed, threads
         self.verbose, self.device = verbose, device
         self._validate_params()
 
@@ -101,15 +112,36 @@ class TabularSynthesizer(GenerativeModel):
         if self.device != "cpu":
             raise ValueError(f"device must be 'cpu' (the tabular models are small); got "
                              f"{self.device!r}")
+        if self.target is not None and not isinstance(self.target, str):
+            raise ValueError(f"target must be a column name or None; got {self.target!r}")
+        if not isinstance(self.calibrate, bool):
+            raise ValueError(f"calibrate must be True or False; got {self.calibrate!r}")
         TableTransformer(self.columns)  # validates the column overrides
 
     # -- fitting ------------------------------------------------------------------------------
     def _params(self) -> SimpleNamespace:
         return SimpleNamespace(**self.get_params(deep=False))
 
+    def _groups(self, df: pd.DataFrame) -> list[np.ndarray]:
+        """Row indices of each target class (one group of all rows without a target)."""
+        if self.target is None:
+            return [np.arange(len(df))]
+        col = self.transformer_.column(self.target)
+        if col.kind not in ("categorical", "boolean"):
+            raise ValueError(f"target {self.target!r} is a {col.kind} column; it must be "
+                             "categorical or boolean")
+        codes = col.codes(df[self.target])
+        groups = [np.flatnonzero(codes == j) for j in range(col.width)]
+        if sum(len(g) > 0 for g in groups) < 2:
+            raise ValueError(f"target {self.target!r} has a single class; it needs at least two")
+        return groups
+
     def fit(self, X, y=None, *, callback=None) -> TabularSynthesizer:
         """Learn the table ``X`` (a DataFrame or a CSV path); ``y`` is not used."""
         df = read_table(X, name="X")
+        if self.target is not None and self.target not in df.columns:
+            raise ValueError(f"target {self.target!r} is not a column of the table (columns: "
+                             f"{list(map(str, df.columns))[:10]})")
         norm = self.normalization
         if norm == "auto":
             norm = DEFAULT_NORMALIZATION[self.model]
@@ -119,16 +151,49 @@ class TabularSynthesizer(GenerativeModel):
             self.transformer_ = TableTransformer(self.columns, norm, seed).fit(df)
             M = self.transformer_.transform(df, np.random.default_rng(seed))
             gen = torch.Generator().manual_seed(seed)
-            self.backend_ = BACKENDS[self.model]()
-            self.history_ = []
-            self.stop_reason_ = self.backend_.fit(M, self.transformer_, self._params(), gen,
-                                                  self.history_, callback)
+            groups = self._groups(df)
+            self.group_counts_ = [int(len(g)) for g in groups]
+            self.backends_, self.calibration_, self.history_ = [], [], []
+            reasons = []
+            for j, rows in enumerate(groups):
+                backend, history = BACKENDS[self.model](), []
+                if len(rows):
+                    reasons.append(backend.fit(M[rows], self.transformer_, self._params(), gen,
+                                               history, callback))
+                    calib = self._calibration(backend, df.iloc[rows], gen)
+                else:  # a level of a category dtype that no row has
+                    backend, calib = None, None
+                self.backends_.append(backend)
+                self.calibration_.append(calib)
+                self.history_ += [{"group": j, **rec} for rec in history]
+        self.stop_reason_ = reasons[-1]
         self.n_features_in_ = df.shape[1]
         self.feature_names_in_ = np.asarray(self.transformer_.names, dtype=object)
-        self.epochs_trained_ = len(self.history_)
+        self.epochs_trained_ = self.epochs if self.model != "copula" else 1
         self.n_sample_calls_ = 0
         self.is_fitted_ = True
         return self
+
+    def _calibration(self, backend, real: pd.DataFrame, gen) -> dict | None:
+        """Quantiles of each number column in the real rows and in CALIBRATION_ROWS model rows,
+        so decoding can map the model's marginal onto the real one (``calibrate=True``)."""
+        if not self.calibrate:
+            return None
+        M = backend.sample(CALIBRATION_ROWS, gen, {})
+        spans, out = self.transformer_.spans(), {}
+        levels = np.linspace(0.0, 1.0, CALIBRATION_QUANTILES)
+        for col in self.transformer_.columns_:
+            if col.kind not in ("continuous", "integer", "datetime"):
+                continue
+            start, w = spans[col.name]
+            fake = col.decode_float(M[:, start:start + w])
+            true = col._to_float(real[col.name])
+            fake, true = fake[~np.isnan(fake)], true[~np.isnan(true)]
+            if len(fake) < 2 or len(true) < 2:
+                continue
+            out[col.name] = {"model": np.quantile(fake, levels).tolist(),
+                             "real": np.quantile(true, levels).tolist()}
+        return out
 
     # -- sampling -----------------------------------------------------------------------------
     def _conditions(self, conditions) -> dict[str, int]:
@@ -164,29 +229,23 @@ class TabularSynthesizer(GenerativeModel):
             return torch.Generator().manual_seed(int(np.random.SeedSequence().entropy % 2**62))
         return torch.Generator().manual_seed(int(seed))
 
-    def sample_encoded(self, n, *, conditions=None, seed=None) -> np.ndarray:
-        """``n`` encoded rows (one-hot blocks exact) meeting ``conditions``."""
-        self._check_fitted()
-        n = check_n(n)
-        cond = self._conditions(conditions)
-        gen = self._generator(seed)
+    def _draw(self, backend, n: int, cond: dict, gen) -> np.ndarray:
+        """``n`` encoded rows of one backend meeting ``cond``, by rejection."""
         spans = self.transformer_.spans()
         kept, have, drawn = [], 0, 0
-        with cpu_threads(self.threads), torch.random.fork_rng():
-            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
-            for _ in range(MAX_REJECTION_ROUNDS):
-                want = n if not kept else max(n - have, 1) * 2
-                M = self.backend_.sample(min(max(want, 64), 10 * n + 64), gen, cond)
-                drawn += len(M)
-                ok = np.ones(len(M), dtype=bool)
-                for name, level in cond.items():
-                    start, w = spans[name]
-                    ok &= M[:, start:start + w].argmax(axis=1) == level
-                kept.append(M[ok])
-                have += int(ok.sum())
-                if have >= n:
-                    return np.concatenate(kept)[:n]
-        raise ValueError(f"could not draw {n} rows meeting {conditions}: {have} of {drawn} "
+        for _ in range(MAX_REJECTION_ROUNDS):
+            want = n if not kept else max(n - have, 1) * 2
+            M = backend.sample(min(max(want, 64), 10 * n + 64), gen, cond)
+            drawn += len(M)
+            ok = np.ones(len(M), dtype=bool)
+            for name, level in cond.items():
+                start, w = spans[name]
+                ok &= M[:, start:start + w].argmax(axis=1) == level
+            kept.append(M[ok])
+            have += int(ok.sum())
+            if have >= n:
+                return np.concatenate(kept)[:n]
+        raise ValueError(f"could not draw {n} rows meeting the conditions: {have} of {drawn} "
                          f"drawn rows matched ({have / drawn:.2%}); the model rarely makes that "
                          "combination")
 
@@ -194,10 +253,35 @@ class TabularSynthesizer(GenerativeModel):
         """``n`` synthetic rows as a DataFrame with the training columns, dtypes and levels.
 
         ``conditions={"Status": "bad"}`` keeps only rows with those levels (categorical or
-        boolean columns). ``seed`` makes this call's draw repeatable on its own.
+        boolean columns). ``seed`` makes this call's draw repeatable on its own. With
+        ``calibrate``, number columns are mapped onto the real marginal of their class, except
+        when ``conditions`` names columns other than ``target`` (the real marginal given such
+        a condition is not known).
         """
-        M = self.sample_encoded(n, conditions=conditions, seed=seed)
-        return self.transformer_.inverse_transform(M)
+        self._check_fitted()
+        n = check_n(n)
+        cond = self._conditions(conditions)
+        gen = self._generator(seed)
+        counts = np.asarray(self.group_counts_, dtype=np.float64)
+        if self.target is not None and self.target in cond:
+            counts = np.where(np.arange(len(counts)) == cond.pop(self.target), counts, 0.0)
+        calibrate = not cond
+        parts = []
+        with cpu_threads(self.threads), torch.random.fork_rng():
+            torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)))
+            k = torch.multinomial(torch.as_tensor(counts / counts.sum()), n, replacement=True,
+                                  generator=gen)
+            per_group = torch.bincount(k, minlength=len(counts)).tolist()
+            for j, m in enumerate(per_group):
+                if m:
+                    M = self._draw(self.backends_[j], m, cond, gen)
+                    if self.target is not None:  # each group's model is of one class
+                        start, w = self.transformer_.spans()[self.target]
+                        M[:, start:start + w] = np.eye(w)[j]
+                    calib = self.calibration_[j] if calibrate else None
+                    parts.append(self.transformer_.inverse_transform(M, calib))
+            order = torch.randperm(n, generator=gen).numpy()
+        return pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
 
     def log_prob(self, X):
         raise TypeError("TabularSynthesizer has no tractable likelihood; compare tables with "
@@ -212,20 +296,34 @@ class TabularSynthesizer(GenerativeModel):
         return (int(self.n_features_in_),) if getattr(self, "is_fitted_", False) else None
 
     def _get_state(self) -> tuple[dict, dict]:
-        meta, tensors = self.backend_.get_state()
-        return {"transformer": self.transformer_.to_json(), "backend": meta,
+        metas, tensors = [], {}
+        for j, backend in enumerate(self.backends_):
+            meta, ts = backend.get_state() if backend is not None else (None, {})
+            metas.append(meta)
+            tensors.update({f"g{j}.{k}": v for k, v in ts.items()})
+        return {"transformer": self.transformer_.to_json(), "backends": metas,
+                "calibration": self.calibration_, "group_counts_": self.group_counts_,
                 "history_": self.history_, "stop_reason_": self.stop_reason_,
                 "n_features_in_": self.n_features_in_}, tensors
 
     def _set_state(self, meta: dict, tensors: dict) -> None:
         self.transformer_ = TableTransformer.from_json(meta["transformer"])
-        self.backend_ = BACKENDS[self.model]()
-        self.backend_.set_state(meta["backend"], tensors, self.transformer_, self._params())
+        self.backends_ = []
+        for j, m in enumerate(meta["backends"]):
+            if m is None:
+                self.backends_.append(None)
+                continue
+            backend = BACKENDS[self.model]()
+            prefix = f"g{j}."
+            backend.set_state(m, {k[len(prefix):]: v for k, v in tensors.items()
+                                  if k.startswith(prefix)}, self.transformer_, self._params())
+            self.backends_.append(backend)
+        self.calibration_ = meta["calibration"]
+        self.group_counts_ = meta["group_counts_"]
         self.history_ = meta["history_"]
         self.stop_reason_ = meta["stop_reason_"]
         self.n_features_in_ = int(meta["n_features_in_"])
         self.feature_names_in_ = np.asarray(self.transformer_.names, dtype=object)
-        self.epochs_trained_ = len(self.history_)
+        self.epochs_trained_ = self.epochs if self.model != "copula" else 1
         self.n_sample_calls_ = 0
         self.is_fitted_ = True
-

@@ -146,15 +146,21 @@ class TableTransformer:
         parts = [col.transform(df[col.name], rng) for col in self.columns_]
         return np.concatenate(parts, axis=1) if parts else np.zeros((len(df), 0))
 
-    def inverse_transform(self, M: np.ndarray) -> pd.DataFrame:
-        """A DataFrame with the training columns, dtypes and levels from an encoded matrix."""
+    def inverse_transform(self, M: np.ndarray, calibration: dict | None = None) -> pd.DataFrame:
+        """A DataFrame with the training columns, dtypes and levels from an encoded matrix;
+        ``calibration`` maps number columns' names to their quantile maps (see
+        :func:`~genlearn.tabular.columns.calibrate`)."""
         M = np.asarray(M, dtype=np.float64)
         if M.ndim != 2 or M.shape[1] != self.width:
             raise ValueError(f"expected an encoded matrix of shape (n, {self.width}); got "
                              f"{M.shape}")
         out = {}
         for name, (start, w) in self.spans().items():
-            out[name] = self.column(name).inverse(M[:, start:start + w]).reset_index(drop=True)
+            col, block = self.column(name), M[:, start:start + w]
+            if calibration and name in calibration:
+                out[name] = col.inverse(block, calibration[name]).reset_index(drop=True)
+            else:
+                out[name] = col.inverse(block).reset_index(drop=True)
         return pd.DataFrame(out)
 
     # -- state ------------------------------------------------------------------------------
