@@ -54,9 +54,10 @@ def _on_rank(rank, cat, gauss):
     """Everything the two-process tests check, in one spawn (starting processes is slow)."""
     fits = fit_models(cat, gauss)
     errors = []
-    for fault in (lambda: distributed.shard(["only one"]),
-                  lambda: HMM(n_states=2, n_iter=2, verbose=False, device="cpu").fit(
-                      cat if rank == 0 else cat[::-1])):
+    hmm = HMM(n_states=2, n_iter=2, verbose=False, device="cpu")
+    for fault in (lambda: hmm.fit(cat[:1]),  # more processes than sequences
+                  lambda: hmm.fit(cat if rank == 0 else cat[::-1]),
+                  lambda: NGram(verbose=False).fit(cat if rank == 0 else cat[:-1])):
         try:
             fault()
             errors.append(None)
@@ -88,9 +89,10 @@ def test_two_processes_fit_what_one_process_fits(two_ranks):
 def test_shards_and_faults(two_ranks):
     _, ranks = two_ranks
     assert [r[1] for r in ranks] == [[0, 2, 4], [1, 3]]
-    for _, _, (empty, mismatch) in ranks:
+    for _, _, (empty, mismatch, ngram_mismatch) in ranks:
         assert "1 sequences cannot be shared among 2 processes" in empty
         assert "X differs across the 2 processes" in mismatch
+        assert "X differs across the 2 processes" in ngram_mismatch
 
 
 def _fails_on_rank_1(rank):
