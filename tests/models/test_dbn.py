@@ -146,18 +146,24 @@ def test_ctrl_c_leaves_a_loadable_dbn_that_resume_completes(tmp_path, binary_dig
     assert np.all(np.isfinite(loaded.lower_bound(X[:10])))
 
 
-def test_interrupted_first_epoch_leaves_no_model(binary_digits):
+def test_ctrl_c_in_the_first_epoch_leaves_no_model_to_save(tmp_path, binary_digits,
+                                                            monkeypatch):
+    calls = []
+    train_step = gl.RBM._train_step
+
+    def interrupted_step(self, data, idx, epoch):  # Ctrl-C at the third mini-batch
+        calls.append(epoch)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return train_step(self, data, idx, epoch)
+
+    monkeypatch.setattr(gl.RBM, "_train_step", interrupted_step)
     dbn = gl.DBN(layers=(4,), epochs=2, verbose=False, device="cpu")
-
-    def interrupt(epoch, record):
-        raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        dbn.fit(binary_digits[0][:50], callback=interrupt)
-    assert dbn.n_layers_trained_ == 1  # the callback runs after a finished epoch
-    fresh = gl.DBN(layers=(4,), epochs=2, verbose=False, device="cpu")
+        dbn.fit(binary_digits[0][:100])
+    assert calls == [0, 0, 0] and not dbn.is_fitted_  # no finished epoch: nothing to keep
     with pytest.raises(gl.NotFittedError):
-        fresh.sample(2)
+        dbn.save(tmp_path / "dbn")
 
 
 def test_fit_ignores_y_and_transform_is_the_up_pass(binary_digits):

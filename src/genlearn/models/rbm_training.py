@@ -243,36 +243,41 @@ class FusedBernoulliStep:
         self.decay = bool(weight_decay)
         self.views = {}  # per batch length (at most two): slicing costs as much as a product
 
-    def _views_for(self, n0: int):
-        m0, D, H, dev = self.n_chains, self.D, self.H, self.device
-        nk = m0 if self.persistent else n0
-        neg = self.buf[m0 - nk:m0]
-        coef = torch.cat([torch.full((nk, 1), -1.0 / nk), torch.full((n0, 1), 1.0 / n0)])
-        used = self.buf[m0 - nk:m0 + n0]
-        return (self.buf[m0:m0 + n0], neg, neg[:, :D], self.hbuf[:nk], self.hbuf[:nk, :H],
-                self.u_h[:nk], self.u_v[:nk], used, used.T, self.phbuf[:nk + n0],
-                self.phbuf[:nk + n0, :H], coef.to(dev), torch.empty(nk, H, device=dev),
-                torch.empty(nk, D, device=dev), torch.empty(nk + n0, H + 1, device=dev),
-                torch.empty(nk + n0, H, device=dev), torch.empty(D + 1, H + 1, device=dev))
+    def _views_for(self, n_data: int):
+        """Slices of the buffers for batches of ``n_data`` rows (made once per length)."""
+        n_chains, D, H, dev = self.n_chains, self.D, self.H, self.device
+        n_neg = n_chains if self.persistent else n_data  # negative particles
+        neg = self.buf[n_chains - n_neg:n_chains]
+        coef = torch.cat([torch.full((n_neg, 1), -1.0 / n_neg),
+                          torch.full((n_data, 1), 1.0 / n_data)])
+        used = self.buf[n_chains - n_neg:n_chains + n_data]  # [particles; data], (m+n, D+1)
+        return (self.buf[n_chains:n_chains + n_data], neg, neg[:, :D], self.hbuf[:n_neg],
+                self.hbuf[:n_neg, :H], self.u_h[:n_neg], self.u_v[:n_neg], used, used.T,
+                self.phbuf[:n_neg + n_data], self.phbuf[:n_neg + n_data, :H], coef.to(dev),
+                torch.empty(n_neg, H, device=dev), torch.empty(n_neg, D, device=dev),
+                torch.empty(n_neg + n_data, H + 1, device=dev),
+                torch.empty(n_neg + n_data, H, device=dev), torch.empty(D + 1, H + 1, device=dev))
 
     def __call__(self, idx: torch.Tensor, lr: float, momentum: float, t: int = 0) -> None:
-        n0 = len(idx)
-        if n0 not in self.views:
-            self.views[n0] = self._views_for(n0)
-        (data, neg, neg_v, hs, hs_h, uh, uv, used, used_t, ph, ph_h, coef, a_h, a_v, phc,
-         a_ph, grad) = self.views[n0]
+        n_data = len(idx)
+        if n_data not in self.views:
+            self.views[n_data] = self._views_for(n_data)
+        # data rows, particles (with and without the ones column), hidden states, uniforms,
+        # the rows the gradient uses and their transpose, p(h|v), its scaled copy, scratch
+        (data, neg, neg_v, hidden, hidden_h, u_hidden, u_visible, used, used_t, ph, ph_h, coef,
+         hidden_act, visible_act, ph_scaled, used_act, grad) = self.views[n_data]
         gen, Wc, Wv_T, theta = self.gen, self.Wc, self.Wv_T, self.theta
         torch.index_select(self.X_aug, 0, idx, out=data)
         src = neg if self.persistent else data
         for _ in range(self.k):
-            uh.uniform_(generator=gen)
-            uv.uniform_(generator=gen)
+            u_hidden.uniform_(generator=gen)
+            u_visible.uniform_(generator=gen)
             # a Bernoulli draw is u < p (several times faster than torch.bernoulli on CPU)
-            torch.lt(uh, torch.mm(src, Wc, out=a_h).sigmoid_(), out=hs_h)
-            torch.lt(uv, torch.mm(hs, Wv_T, out=a_v).sigmoid_(), out=neg_v)
+            torch.lt(u_hidden, torch.mm(src, Wc, out=hidden_act).sigmoid_(), out=hidden_h)
+            torch.lt(u_visible, torch.mm(hidden, Wv_T, out=visible_act).sigmoid_(), out=neg_v)
             src = neg
-        torch.sigmoid(torch.mm(used, Wc, out=a_ph), out=ph_h)
-        torch.mm(used_t, torch.mul(ph, coef, out=phc), out=grad)  # preallocated: no mallocs
+        torch.sigmoid(torch.mm(used, Wc, out=used_act), out=ph_h)
+        torch.mm(used_t, torch.mul(ph, coef, out=ph_scaled), out=grad)  # preallocated: no mallocs
         if self.decay:
             grad.addcmul_(theta, self.decay_mask, value=-1.0)
         self.velocity.mul_(momentum).add_(grad, alpha=lr)
