@@ -77,8 +77,13 @@ def atomic_path(path) -> Iterator[Path]:
     A failure or Ctrl-C while writing removes the temporary file and leaves ``path`` as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    if path.is_dir():
+        raise IsADirectoryError(21, f"cannot write {path}: it is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise _named(exc, f"cannot write {path}") from None
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
     try:
@@ -87,6 +92,14 @@ def atomic_path(path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _named(exc: OSError, what: str) -> OSError:
+    """``exc`` again, with a message that names what we were doing instead of a temp file."""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        reason = "a part of the path is a file, not a folder"
+    return type(exc)(exc.errno, f"{what}: {reason}")
 
 
 def is_checkpoint(path) -> bool:
@@ -219,8 +232,11 @@ def checkpoint_lock(path) -> Iterator[None]:
         finally:
             _held_locks[key] -= 1
         return
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = _acquire(lock, path)
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = _acquire(lock, path)
+    except OSError as exc:
+        raise _named(exc, f"cannot write the checkpoint {path}") from None
     _held_locks[key] = 1
     try:
         yield

@@ -44,10 +44,18 @@ def _group_module(name: str):
         raise
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (a sub-command's usage lists every hyperparameter
+    flag: sixteen lines before the one that says what is wrong). Sub-parsers inherit it."""
+
+    def error(self, message):
+        self.exit(2, f"genlearn: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .. import models  # noqa: F401  (registers every family)
 
-    parser = argparse.ArgumentParser(prog="genlearn", description="Generative learning: train "
+    parser = _Parser(prog="genlearn", description="Generative learning: train "
                                      "models, draw samples, measure log-likelihoods.")
     parser.add_argument("--version", action="version", version=f"genlearn {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")

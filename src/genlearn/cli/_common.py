@@ -151,9 +151,9 @@ def seed_arg(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed takes an integer; got {text!r}") from None
+        value = -1
     if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"--seed must be in [0, 2**32 - 1]; got {text}")
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32 - 1]; got {text}")
     return value
 
 
@@ -162,7 +162,7 @@ def binarize_arg(text: str):
         return text
     if text.lower() in ("false", "no", "none", "off"):
         return False
-    raise argparse.ArgumentTypeError("--binarize takes 'threshold' (default) or 'stochastic'")
+    raise argparse.ArgumentTypeError("expected 'threshold' (the default) or 'stochastic'")
 
 
 def data_spec(args, from_config: dict | None = None, saved: dict | None = None) -> dict:

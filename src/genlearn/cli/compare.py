@@ -43,7 +43,7 @@ def _split_arg(text: str):
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("--split takes a training fraction such as 0.8, or "
+        raise argparse.ArgumentTypeError("expected a training fraction such as 0.8, or "
                                          "auto") from None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -29,9 +30,23 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
+def _is_missing_file(source) -> bool:
+    """True for a saved data source that was a file path and is gone (names are not files)."""
+    from .. import datasets
+
+    text = str(source)
+    if text.strip().lower() in datasets.available():
+        return False
+    return not Path(text.rpartition(":")[0] if ".npz:" in text else text).exists()
+
+
 def cmd_evaluate(args) -> int:
     cfg, model = load_checkpoint(args.checkpoint, args.device)
-    spec = data_spec(args, None, cfg.get("data"))
+    saved = cfg.get("data") or {}
+    if args.data is None and saved.get("data") and _is_missing_file(saved["data"]):
+        raise ValueError(f"{args.checkpoint} was trained on {saved['data']}, which no longer "
+                         "exists; pass --data to evaluate on another data set")
+    spec = data_spec(args, None, saved)
     if args.k is not None and "iw_samples" in model.get_params():
         model.set_params(iw_samples=args.k)
     _, test = load_data(spec)

@@ -3,6 +3,7 @@ draw its pictures and report held-out metrics."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -39,13 +40,23 @@ def add_parser(subparsers) -> None:
         p.add_argument("--force", action="store_true", help="replace the genlearn checkpoint "
                        "in a non-empty --out")
         p.add_argument("--labels", action="store_true", help="train a class-conditional model")
-        p.add_argument("--checkpoint-every", type=int, default=10, metavar="N",
+        p.add_argument("--checkpoint-every", type=_count, default=10, metavar="N",
                        help="save a checkpoint every N epochs (0: only at the end)")
         p.add_argument("--no-evaluate", dest="evaluate", action="store_false",
                        help="skip the held-out log-likelihood at the end")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         add_param_flags(p, cls)
         p.set_defaults(func=cmd_train)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0; got {text}")
+    return value
 
 
 def _check_out(out: Path, args, cls) -> None:

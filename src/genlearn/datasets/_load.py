@@ -106,6 +106,9 @@ def _resolve(name) -> tuple[str, _Source | None, Path | None, str | None]:
             return key, _SOURCES[key], None, None
     elif not isinstance(name, os.PathLike):
         raise ValueError(f"name must be a data-set name or a path; got {type(name).__name__}")
+    if not str(name).strip():
+        raise ValueError(f"the data-set name is empty; use one of {', '.join(available())} or "
+                         "a file or folder")
     file, npz_key = _npz_key(name)
     if not file.exists():
         raise ValueError(f"unknown data set {str(name)!r}: it is not one of the known names "
@@ -118,7 +121,7 @@ def absolute_source(name):
     (resolved), so the data can be found again from another working directory."""
     if isinstance(name, str) and name.strip().lower() in _SOURCES:
         return name
-    if not isinstance(name, (str, os.PathLike)):
+    if not isinstance(name, (str, os.PathLike)) or not str(name).strip():
         return name
     file, key = _npz_key(name if isinstance(name, str) else os.fspath(name))
     if not file.exists():
