@@ -112,3 +112,37 @@ def test_base_bits_per_symbol_score_and_evaluate():
     assert m.input_kind == "sequences"
     with pytest.raises(ValueError, match="outside the vocabulary of 8"):
         m.log_prob([[9]])
+
+
+FORMS = [
+    ([np.array([0, 1, 2]), np.array([2, 1])], None, 2),
+    (np.array([0, 1, 2, 2, 1]), [3, 2], 2),
+    (np.array([[0], [1], [2], [2], [1]]), [3, 2], 2),
+    ([0, 1, 2, 2, 1], None, 1),
+    (np.array([[0, 1, 2], [2, 1, 0]]), None, 2),
+    (pd.Series([np.array([0, 1]), np.array([2, 1, 0])]), None, 2),
+    (pd.Series([0, 1, 2]), None, 1),
+]
+BAD = [([], None), ([np.array([0, -1])], None), ([np.array([0.5])], None),
+       (np.arange(3), [1, 1]), (pd.DataFrame({"a": [0, 1], "b": [1, 0]}), None),
+       ([np.array([0, 9])], None)]
+
+
+@pytest.mark.filterwarnings("ignore:EM did not converge")
+def test_the_hmm_and_the_ngram_read_sequences_by_the_same_rules():
+    """Issue 10: they used to parse with different rules; now both use parse_sequences."""
+    from genlearn.models.hmm import HMM
+    from genlearn.models.ngram import NGram
+
+    train = [np.array([0, 1, 2, 1, 0, 2])]
+    hmm = HMM(n_states=2, n_iter=1, verbose=False, device="cpu").fit(train)
+    ngram = NGram(order=2, verbose=False).fit(train)
+    for X, lengths, n in FORMS:
+        assert len(hmm.log_prob(X, lengths)) == len(ngram.log_prob(X, lengths)) == n
+    for X, lengths in BAD:
+        messages = []
+        for model in (hmm, ngram):
+            with pytest.raises(ValueError) as err:
+                model.log_prob(X, lengths)
+            messages.append(str(err.value))
+        assert messages[0] == messages[1]

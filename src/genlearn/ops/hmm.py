@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 # (s, e) -> log_b[s:e] of shape (e-s, N, K), or the pair (exp(log_b - shift), shift (e-s, N))
@@ -91,13 +92,12 @@ def padded_batches(seqs, steps: int, *, device, dtype=torch.float64):
         i += n
         lengths = torch.tensor([len(seqs[j]) for j in idx], device=device)
         first = seqs[idx[0]]
-        if first.ndim == 1:
-            x = torch.zeros((T, len(idx)), dtype=torch.long)  # (T, N)
-        else:
-            x = torch.zeros((T, len(idx), first.shape[1]), dtype=dtype)  # (T, N, D)
+        x = np.zeros((T, len(idx), *first.shape[1:]),  # (T, N) symbols or (T, N, D) features
+                     dtype=np.int64 if first.ndim == 1 else np.float64)
         for r, j in enumerate(idx):
-            x[: len(seqs[j]), r] = torch.as_tensor(seqs[j])
-        yield idx, x.to(device), lengths, max(1, steps // len(idx))
+            x[: len(seqs[j]), r] = seqs[j]
+        x = torch.from_numpy(x).to(device=device, dtype=torch.long if first.ndim == 1 else dtype)
+        yield idx, x, lengths, max(1, steps // len(idx))
 
 
 def valid_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
