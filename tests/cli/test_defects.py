@@ -161,6 +161,7 @@ def test_sample_from_an_ngram_checkpoint_writes_sequences(tmp_path, one_line_err
     assert np.loadtxt(tmp_path / "s.csv", delimiter=",", dtype=int).shape == (2, 3)
     one_line_error(["sample", str(tmp_path / "ng"), "-o", str(tmp_path / "s.png")],
                    "samples sequences of symbol ids, not images")
+    one_line_error(["evaluate", str(tmp_path / "ng")], "NGram is a sequence model")
 
 
 def test_a_closed_pipe_ends_quietly(trained):

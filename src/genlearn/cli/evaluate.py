@@ -42,6 +42,10 @@ def _is_missing_file(source) -> bool:
 
 def cmd_evaluate(args) -> int:
     cfg, model = load_checkpoint(args.checkpoint, args.device)
+    if type(model).input_kind != "rows":
+        raise ValueError(f"{type(model).__name__} is a sequence model: genlearn evaluate scores "
+                         "models of rows; score sequences with its application's command (e.g. "
+                         "genlearn text) or model.score(sequences) in Python")
     saved = cfg.get("data") or {}
     if args.data is None and saved.get("data") and _is_missing_file(saved["data"]):
         raise ValueError(f"{args.checkpoint} was trained on {saved['data']}, which no longer "
