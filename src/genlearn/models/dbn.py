@@ -240,9 +240,9 @@ class DBN(TransformerMixin, GenerativeModel):
 
     def evaluate(self, X, y=None) -> dict:
         """The held-out variational lower bound (named as such) and how it was computed."""
-        lb = self.lower_bound(X)
-        return {"lower_bound": float(np.mean(lb)), "estimator": self.lower_bound_estimator(),
-                "n": int(len(lb))}
+        bound = self.lower_bound(X)
+        return {"lower_bound": float(np.mean(bound)), "estimator": self.lower_bound_estimator(),
+                "n": int(len(bound))}
 
     # -- checkpoints ----------------------------------------------------------------------
     def _get_state(self):

@@ -417,17 +417,17 @@ class RBM(TransformerMixin, EpochModel):
         return float(np.mean(self.log_prob(X, **kwargs)))
 
     def log_prob_estimator(self) -> str:
-        lz = self.log_partition("auto")
-        if lz.method == "exact":
-            return f"exact (log Z by enumerating {lz.detail})"
-        return (f"AIS log Z = {lz.log_z:.3f} +- {lz.stderr:.3f} ({lz.detail}; Salakhutdinov & "
-                "Murray 2008)")
+        partition = self.log_partition("auto")
+        if partition.method == "exact":
+            return f"exact (log Z by enumerating {partition.detail})"
+        return (f"AIS log Z = {partition.log_z:.3f} +- {partition.stderr:.3f} "
+                f"({partition.detail}; Salakhutdinov & Murray 2008)")
 
     def evaluate(self, X, y=None) -> dict:
         """Held-out log-likelihood (and its estimator), log Z with standard error, PLL."""
         out = super().evaluate(X)
-        lz = self.log_partition("auto")
-        out.update({"log_z": lz.log_z, "log_z_stderr": lz.stderr})
+        partition = self.log_partition("auto")
+        out.update({"log_z": partition.log_z, "log_z_stderr": partition.stderr})
         if self.units_.discrete:
             out["pseudo_log_likelihood"] = float(np.mean(self.pseudo_log_likelihood(X)))
         return out
