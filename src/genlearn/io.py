@@ -294,7 +294,7 @@ def read_config(path) -> dict:
         raise CheckpointError(f"{path} is not a genlearn checkpoint: it has no {CONFIG}")
     try:
         cfg = json.loads(cfg_path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"{cfg_path} is not valid JSON: {exc}") from None
     if not isinstance(cfg, dict) or cfg.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a genlearn checkpoint: {CONFIG} lacks "
@@ -305,9 +305,13 @@ def read_config(path) -> dict:
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{path} uses checkpoint format version {version}, newer than this "
                               f"genlearn {__version__} reads ({FORMAT_VERSION}); upgrade genlearn")
-    for key in ("model", "params", "weights_sha256", "state"):
+    for key, kind in (("model", str), ("params", dict), ("weights_sha256", str),
+                      ("state", dict)):
         if key not in cfg:
             raise CheckpointError(f"{cfg_path} is missing the field {key!r}")
+        if not isinstance(cfg[key], kind):
+            raise CheckpointError(f"{cfg_path}: the field {key!r} should be a {kind.__name__}, "
+                                  f"not {type(cfg[key]).__name__}")
     return cfg
 
 
@@ -399,7 +403,7 @@ def load(path, *, device: str | None = None):
         raise CheckpointError(f"{weights} could not be read: {exc}") from None
     try:
         model._set_state(cfg["state"], tensors)
-    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{path}: the weights do not fit the model described by its "
-                              f"config: {exc}") from None
+    except (KeyError, IndexError, AttributeError, RuntimeError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: the weights and fitted state do not fit the model "
+                              f"described by its config: {exc!r}") from None
     return model

@@ -213,6 +213,12 @@ def _broken_copy(trained, tmp_path, name, damage):
     ("bad-hyperparameter", lambda ck: _edit(ck, lambda c: c["params"].update(latent_dim=-3)),
      "hyperparameters this genlearn refuses"),
     ("missing-field", lambda ck: _edit(ck, lambda c: c.pop("state")), "missing the field"),
+    ("params-not-a-dict", lambda ck: _edit(ck, lambda c: c.update(params=[1])),
+     "'params' should be a dict"),
+    ("state-emptied", lambda ck: _edit(ck, lambda c: c.update(state={})),
+     "fitted state do not fit"),
+    ("deep-json", lambda ck: (ck / "config.json").write_text("[" * 100_000 + "]" * 100_000),
+     "not valid JSON"),
 ])
 def test_damaged_checkpoints_are_one_line_errors_and_stay_as_they_were(
         trained, tmp_path, one_line_error, name, damage, match):
