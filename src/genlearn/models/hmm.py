@@ -14,6 +14,9 @@ Learned parameters carry hmmlearn's names (``startprob_``, ``transmat_``, ``emis
 States that receive no posterior mass keep their previous parameters instead of turning into
 0/0 = NaN (the most common complaint of hmmlearn's users); ``floor`` adds a small pseudo-count
 to every transition and emission count so no probability reaches exactly zero.
+
+Input goes through :func:`genlearn.sequences.parse_sequences`, the parser every sequence model
+shares. Under ``torch.distributed`` the E-step is split over the ranks (:mod:`.hmm_em`).
 """
 
 from __future__ import annotations
