@@ -21,7 +21,11 @@ Shutting down: every rank must reach a barrier before ``destroy_process_group``;
 fast rank can tear the group down while another still talks to it and abort at exit (PyTorch
 PR #122358). :func:`shutdown` does both. Errors that depend only on data every rank has (an
 empty shard, mismatched data) are raised on every rank at the same point, so no rank is left
-waiting in a collective.
+waiting in a collective. A rank that dies is another matter: with gloo the others fail at their
+next collective only after the process group's ``timeout`` (measured: a rank killed before the
+HMM's first all_reduce left the other waiting for the full 120 s given to
+:func:`spawn_for_test`, then raising), so give ``init_process_group`` a timeout that suits the
+work; ``torchrun`` stops the remaining ranks as soon as one fails.
 """
 
 from __future__ import annotations
