@@ -19,6 +19,8 @@ def test_helpers_are_the_identity_without_a_process_group():
     assert not distributed.is_distributed()
     assert (distributed.rank(), distributed.world_size()) == (0, 1)
     assert distributed.shard([1, 2, 3]) == [1, 2, 3]
+    rows = np.arange(6).reshape(3, 2)
+    assert distributed.shard(rows) is not rows and np.array_equal(distributed.shard(rows), rows)
     stats = {"a": torch.arange(3.0)}
     assert torch.equal(distributed.all_reduce_sum(stats)["a"], stats["a"])
     distributed.check_same(5, "X")
@@ -63,7 +65,8 @@ def _on_rank(rank, cat, gauss):
             errors.append(None)
         except ValueError as exc:  # raised on every rank at the same point: nobody hangs
             errors.append(str(exc))
-    return fits, distributed.shard(list(range(5))), errors
+    return fits, [distributed.shard(list(range(5))), distributed.shard(np.arange(10).reshape(5, 2))
+                  .tolist()], errors
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +91,8 @@ def test_two_processes_fit_what_one_process_fits(two_ranks):
 
 def test_shards_and_faults(two_ranks):
     _, ranks = two_ranks
-    assert [r[1] for r in ranks] == [[0, 2, 4], [1, 3]]
+    assert [r[1][0] for r in ranks] == [[0, 2, 4], [1, 3]]
+    assert [r[1][1] for r in ranks] == [[[0, 1], [4, 5], [8, 9]], [[2, 3], [6, 7]]]  # rows
     for _, _, (empty, mismatch, ngram_mismatch) in ranks:
         assert "1 sequences cannot be shared among 2 processes" in empty
         assert "X differs across the 2 processes" in mismatch

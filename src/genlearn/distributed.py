@@ -9,7 +9,8 @@ unconditionally.
 
     is_distributed() -> bool          a process group with more than one process is initialised
     rank(), world_size() -> int       0 and 1 without a process group
-    shard(items, what=...)            items[rank::world_size]; an empty shard is a ValueError
+    shard(items, what=...)            items[rank::world_size] (a list, or an array's rows); an
+                                      empty shard is a ValueError
     all_reduce_sum(x)                 a tensor, or a dict of tensors, summed over the ranks
     all_gather_array(a) -> list       every rank's numpy array (any number of rows), by rank
     check_same(value, what)           ValueError on every rank unless all ranks passed equal values
@@ -56,14 +57,17 @@ def world_size() -> int:
     return torch.distributed.get_world_size() if is_distributed() else 1
 
 
-def shard(items, what: str = "sequences") -> list:
+def shard(items, what: str = "sequences"):
     """This rank's share of ``items``: every ``world_size``-th item from ``rank`` on.
 
-    Strided, as ``torch.utils.data.DistributedSampler`` is, so long and short items spread over
-    the ranks when the input is sorted. Raises ``ValueError`` (on every rank) when a rank would
-    get nothing.
+    ``items`` is a list (of sequences, say) or an array or tensor (its rows; the result is a
+    strided view, no copy); other iterables become a list. Strided, as
+    ``torch.utils.data.DistributedSampler`` is, so long and short items spread over the ranks
+    when the input is sorted. Raises ``ValueError`` (on every rank) when a rank would get
+    nothing.
     """
-    items = list(items)
+    if not isinstance(items, (list, tuple, np.ndarray, torch.Tensor)):
+        items = list(items)
     n, w = len(items), world_size()
     if n < w:
         raise ValueError(f"{n} {what} cannot be shared among {w} processes: rank {n} and above "
