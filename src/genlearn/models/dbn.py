@@ -150,11 +150,16 @@ class DBN(TransformerMixin, GenerativeModel):
 
     def _describe_from(self, layer: int, epoch: int) -> None:
         """The fitted description once layer ``layer`` has trained ``epoch`` epochs."""
+        if layer == len(self.rbms_) - 1:  # epochs_trained_ counts the top layer's epochs
+            self.epochs_trained_ = epoch
+        self._describe_data()
+
+    def _describe_data(self) -> None:
+        """The data description is the bottom RBM's."""
         bottom = self.rbms_[0]
         self.n_features_in_ = bottom.n_features_in_
         self.data_shape_ = bottom.data_shape_
         self.image_shape_ = bottom.image_shape_
-        self.epochs_trained_ = epoch if layer == len(self.rbms_) - 1 else self.epochs_trained_
         self.is_fitted_ = True
 
     @property
@@ -247,7 +252,9 @@ class DBN(TransformerMixin, GenerativeModel):
     # -- checkpoints ----------------------------------------------------------------------
     def _get_state(self):
         self._check_fitted()
-        meta = {**self._fit_meta(), "rbms": []}
+        # the data description lives in the bottom RBM's state; the run's is the stack's
+        meta = {"epochs_trained_": self.epochs_trained_, "history_": self.history_,
+                "stop_reason_": self.stop_reason_, "rbms": []}
         tensors = {}
         for i, rbm in enumerate(self.rbms_):
             rbm_meta, rbm_tensors = rbm._get_state()
@@ -264,5 +271,7 @@ class DBN(TransformerMixin, GenerativeModel):
             rbm = self._layer_model(i)
             rbm._set_state(rbm_meta, strip_prefix(tensors, f"layer{i}."))
             self.rbms_.append(rbm)
-        self._set_fit_meta(meta)
-        self.is_fitted_ = True
+        self._describe_data()
+        self.epochs_trained_ = int(meta["epochs_trained_"])
+        self.history_ = list(meta["history_"])
+        self.stop_reason_ = meta.get("stop_reason_")
