@@ -84,7 +84,7 @@ class HMM(SequenceModel):
         Gaussian: as in hmmlearn (MAP M-step; ``min_covar`` is added at initialisation and is
         the floor of every variance and covariance eigenvalue after each M-step, so collinear
         features keep a positive-definite covariance; a floor that does not bind changes
-        nothing).
+        nothing). GMM: ``min_covar`` is added to every component's variances.
     startprob_prior, transmat_prior, emissionprob_prior : float
         Dirichlet priors (1 = maximum likelihood), as in hmmlearn.
     chunk_size : int or None
