@@ -187,3 +187,24 @@ def test_a_huge_learning_rate_stops_the_dbn(binary_digits):
     with pytest.raises(NonFiniteLossError):
         gl.DBN(layers=(8, 4), lr=1e4, epochs=3, verbose=False, device="cpu").fit(
             binary_digits[0][:200])
+
+
+def test_ctrl_c_in_genlearn_train_dbn_saves_the_layers_trained_so_far(tmp_path, monkeypatch,
+                                                                      capsys):
+    from genlearn.cli import main
+
+    train_step = gl.RBM._train_step
+
+    def step(self, data, idx, epoch):  # Ctrl-C in the second epoch of the top layer
+        if self.n_hidden == 4 and epoch == 1:
+            raise KeyboardInterrupt
+        return train_step(self, data, idx, epoch)
+
+    monkeypatch.setattr(gl.RBM, "_train_step", step)
+    out = tmp_path / "dbn"
+    code = main(["train", "dbn", "--data", "digits", "--binarize", "--epochs", "2",
+                 "--layers", "8,4", "--ais-betas", "50", "--out", str(out), "-q"])
+    assert code == 130 and "saved the last finished epoch" in capsys.readouterr().err
+    loaded = gl.load(out)
+    assert loaded.n_layers_trained_ == 2
+    assert [rbm.epochs_trained_ for rbm in loaded.rbms_] == [2, 1]
