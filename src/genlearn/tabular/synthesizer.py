@@ -137,7 +137,8 @@ class TabularSynthesizer(GenerativeModel):
         return groups
 
     def fit(self, X, y=None, *, callback=None) -> TabularSynthesizer:
-        """Learn the table ``X`` (a DataFrame or a CSV path); ``y`` is not used."""
+        """Learn the table ``X`` (a DataFrame, a CSV path, or a 2-D numeric array whose columns
+        become x0, x1, ...); ``y`` is not used (name a class column with ``target``)."""
         df = read_table(X, name="X")
         if self.target is not None and self.target not in df.columns:
             raise ValueError(f"target {self.target!r} is not a column of the table (columns: "
@@ -168,6 +169,7 @@ class TabularSynthesizer(GenerativeModel):
                 self.history_ += [{"group": j, **rec} for rec in history]
         self.stop_reason_ = reasons[-1]
         self.n_features_in_ = df.shape[1]
+        self.data_shape_ = (self.n_features_in_,)
         self.feature_names_in_ = np.asarray(self.transformer_.names, dtype=object)
         self.epochs_trained_ = self.epochs if self.model != "copula" else 1
         self.n_sample_calls_ = 0
@@ -283,6 +285,27 @@ class TabularSynthesizer(GenerativeModel):
             order = torch.randperm(n, generator=gen).numpy()
         return pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
 
+    def evaluate(self, X, y=None, *, seed=0) -> dict:
+        """Table metrics of as many samples as held-out rows ``X`` (no likelihood): column
+        shapes, pair trends and C2ST detection accuracy (:mod:`genlearn.metrics.tabular`)."""
+        from ..metrics import tabular as mt
+
+        self._check_fitted()
+        real = self.transformer_.check_schema(read_table(X, name="X"), name="X")
+        fake = self.sample(len(real), seed=seed)
+        kinds = {c.name: c.kind for c in self.transformer_.columns_}
+        return {"column_shapes": mt.column_shapes(real, fake, kinds)["score"],
+                "pair_trends": mt.pair_trends(real, fake, kinds)["score"],
+                "detection_accuracy": mt.detection(real, fake, kinds, seed)["accuracy"],
+                "estimator": "table metrics of samples (no likelihood)", "n": int(len(real))}
+
+    @classmethod
+    def _contract_example(cls) -> dict:
+        rng = np.random.default_rng(0)
+        return {"params": dict(model="vae", epochs=2, batch_size=16, hidden=(8,), latent_dim=2,
+                               verbose=False, device="cpu"),
+                "X": rng.normal(size=(48, 3))}
+
     def log_prob(self, X):
         raise TypeError("TabularSynthesizer has no tractable likelihood; compare tables with "
                         "genlearn.metrics.tabular (column shapes, pair trends, TSTR)")
@@ -291,10 +314,6 @@ class TabularSynthesizer(GenerativeModel):
         return self.log_prob(X)
 
     # -- checkpoints --------------------------------------------------------------------------
-    @property
-    def data_shape(self):
-        return (int(self.n_features_in_),) if getattr(self, "is_fitted_", False) else None
-
     def _get_state(self) -> tuple[dict, dict]:
         metas, tensors = [], {}
         for j, backend in enumerate(self.backends_):
@@ -323,6 +342,7 @@ class TabularSynthesizer(GenerativeModel):
         self.history_ = meta["history_"]
         self.stop_reason_ = meta["stop_reason_"]
         self.n_features_in_ = int(meta["n_features_in_"])
+        self.data_shape_ = (self.n_features_in_,)
         self.feature_names_in_ = np.asarray(self.transformer_.names, dtype=object)
         self.epochs_trained_ = self.epochs if self.model != "copula" else 1
         self.n_sample_calls_ = 0

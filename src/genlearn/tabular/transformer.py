@@ -23,6 +23,8 @@ def read_table(data, *, name: str = "data") -> pd.DataFrame:
     """A DataFrame from a DataFrame or a CSV path, with clear errors for unreadable files."""
     if isinstance(data, pd.DataFrame):
         df = data
+    elif isinstance(data, np.ndarray) and data.ndim == 2:  # a numeric array: columns x0, x1, ...
+        df = pd.DataFrame(data, columns=[f"x{i}" for i in range(data.shape[1])])
     elif isinstance(data, (str, bytes)) or hasattr(data, "__fspath__"):
         try:
             df = pd.read_csv(data)
@@ -37,7 +39,7 @@ def read_table(data, *, name: str = "data") -> pd.DataFrame:
         except pd.errors.ParserError as exc:
             raise ValueError(f"{name}: {str(data)!r} is not a valid CSV: {exc}") from None
     else:
-        raise ValueError(f"{name} must be a pandas DataFrame or a CSV path; got "
+        raise ValueError(f"{name} must be a pandas DataFrame, a 2-D array or a CSV path; got "
                          f"{type(data).__name__}")
     if df.shape[1] == 0:
         raise ValueError(f"{name} has no columns")
