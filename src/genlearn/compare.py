@@ -27,7 +27,6 @@ machine's speed and so are not bit-for-bit repeatable; ``epochs`` runs are.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import math
@@ -181,7 +180,7 @@ def _train(model, X, budget: float | None, epochs: int | None,
 
 def _build(name: str, params: dict, train, seed: int, verbose: bool):
     cls = registry.get(name)
-    accepted = inspect.signature(cls.__init__).parameters
+    accepted = cls().get_params(deep=False)  # the constructor only stores its arguments
     kwargs = dict(params)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:

@@ -12,7 +12,6 @@ folder at a time (:func:`checkpoint_lock`).
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -317,13 +316,13 @@ def read_config(path) -> dict:
 
 def _params_from_json(cls, params: dict) -> dict:
     """JSON turns tuples into lists; give back tuples where the constructor's default is one."""
-    sig = inspect.signature(cls.__init__).parameters
+    defaults = cls().get_params(deep=False)  # the constructor only stores its arguments
     out = {}
     for name, value in params.items():
-        if name not in sig:
+        if name not in defaults:
             raise CheckpointError(f"checkpoint hyperparameter {name!r} is unknown to "
                                   f"{cls.__name__} in this genlearn version")
-        default = sig[name].default
+        default = defaults[name]
         if isinstance(value, list) and isinstance(default, tuple):
             value = tuple(value)
         out[name] = value

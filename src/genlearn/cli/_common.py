@@ -59,9 +59,9 @@ def scalar(text: str):
 
 
 def model_defaults(cls) -> dict:
-    """The constructor's hyperparameters and defaults (scikit-learn's get_params contract)."""
-    sig = inspect.signature(cls.__init__).parameters
-    return {k: p.default for k, p in sig.items() if k != "self"}
+    """The hyperparameters and their defaults (scikit-learn's contract: the constructor only
+    stores its keyword arguments, so a default instance's get_params lists them)."""
+    return cls().get_params(deep=False)
 
 
 def add_param_flags(parser: argparse.ArgumentParser, cls) -> None:
@@ -211,7 +211,7 @@ def draw(model, n, *, y=None, seed=None, mean=False):
         raise ValueError(f"{type(model).__name__} is a sequence model: it samples sequences, "
                          "not rows (use its application's command, e.g. genlearn text generate)")
     kwargs = {"seed": seed}
-    if "mean" in inspect.signature(model.sample).parameters:
+    if "mean" in inspect.signature(model.sample).parameters:  # E[x|z] (the VAE's option)
         kwargs["mean"] = mean
     if y is not None:
         kwargs["y"] = y
