@@ -25,6 +25,12 @@ from genlearn.molecules.generator import MoleculeGenerator
 TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "moses_train.csv.gz"
 
 
+def _part(data, start, n):
+    """Molecules start..start+n of ``data`` (same vocabulary source: built from this part)."""
+    return glm.PreparedMolecules(data.smiles[start:start + n], data.tokens[start:start + n],
+                                 data.representation, n_read=min(n, data.n_kept - start))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="rnn")
@@ -36,6 +42,10 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
     ap.add_argument("--data", default=str(TRAIN))
+    ap.add_argument("--chunk", type=int, default=0, help="rnn/transformer: train on chunks "
+                    "of N molecules, one epoch each (fit(resume=True) on the next chunk), "
+                    "saving the run after each, until the data or --time-budget run out")
+    ap.add_argument("--time-budget", type=float, default=0, help="seconds of training")
     ap.add_argument("--standardize", action="store_true", help="strip salts and neutralise "
                     "(MOSES molecules are already neutral single fragments: off by default)")
     args = ap.parse_args(argv)
@@ -58,15 +68,39 @@ def main(argv=None):
     gen = MoleculeGenerator(model=args.model, representation=args.repr,
                             max_length=args.max_length, model_params=params, seed=args.seed)
     t1 = time.time()
-    gen.fit(data)
+    chunks = []
+    if args.chunk:
+        gen.fit(_part(data, 0, args.chunk))
+        gen.save(args.out)
+        chunks.append({"molecules": min(args.chunk, data.n_kept), "s": time.time() - t1,
+                       "load": os.getloadavg()})
+        print(chunks[-1], flush=True)
+        start = args.chunk
+        while start < data.n_kept and (not args.time_budget
+                                        or time.time() - t1 < args.time_budget):
+            gen.model_.set_params(epochs=gen.model_.epochs_trained_ + 1)
+            part = [t for t in data.tokens[start:start + args.chunk]
+                    if all(x in gen.vocab_ for x in t)]  # tokens the first chunk never had: skip
+            gen.model_.fit([gen.codec.encode(gen.vocab_, t) for t in part], resume=True)
+            start += args.chunk
+            gen.train_smiles_ = data.smiles[:start]  # novelty against all molecules seen
+            gen.data_report_["n_trained"] = len(gen.train_smiles_)
+            gen.save(args.out)
+            chunks.append({"molecules": min(start, data.n_kept), "s": time.time() - t1,
+                           "load": os.getloadavg()})
+            print(chunks[-1], flush=True)
+    else:
+        gen.fit(data)
+        gen.save(args.out)
     t_fit = time.time() - t1
-    gen.save(args.out)
     rec = {"model": args.model, "repr": args.repr, "subset": args.subset, "params": params,
            "max_length": args.max_length, "standardize": args.standardize,
            "threads": args.threads, "seed": args.seed,
            "data": gen.data_report_, "vocab_size": len(gen.vocab_), "prep_s": t_prep,
            "fit_s": t_fit, "load_before": load0, "load_after": os.getloadavg(),
            "out": args.out}
+    if chunks:
+        rec["chunks"] = chunks
     hist = getattr(gen.model_, "history_", None)
     if hist:
         rec["history"] = hist
