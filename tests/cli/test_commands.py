@@ -166,3 +166,31 @@ def test_ctrl_c_keeps_the_last_finished_epoch(tmp_path, monkeypatch, capsys):
                  "--checkpoint-every", "0"]) == 130
     assert gl.load(out).epochs_trained_ == 2
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_group_modules_load_when_present_and_report_their_own_missing_imports(monkeypatch):
+    import importlib
+
+    import genlearn.cli as cli
+
+    assert cli._group_module("no_such_group") is None  # not landed yet: skipped
+    for name in cli.CORE_GROUPS:
+        assert callable(cli._group_module(name).add_parser)
+
+    def broken(module):
+        raise ModuleNotFoundError("No module named 'music21'", name="music21")
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    with pytest.raises(ModuleNotFoundError, match="music21"):
+        cli._group_module("music")  # a group whose own import fails is not silently dropped
+
+
+def test_help_lists_every_group_that_exists(capsys):
+    import genlearn.cli as cli
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for name in cli.CORE_GROUPS + cli.APP_GROUPS:
+        if name in cli.CORE_GROUPS or cli._group_module(name) is not None:
+            assert any(line.split()[:1] == [name] for line in out.splitlines()), name

@@ -10,7 +10,12 @@ Every group is a module ``genlearn.cli.<group>`` with ``add_parser(subparsers)``
 sub-command(s) and sets ``func`` (taking the parsed arguments, returning an exit code) on each.
 The application groups (text, molecules, music, augment) are imported when their module exists,
 so each can land on its own; they import their heavy extras inside the command functions so
-``genlearn --help`` works without them.
+``genlearn --help`` works without them. A command raises ``ValueError`` (or ``CheckpointError``,
+``OSError``) for bad input and :func:`main` prints its first line; it never prints tracebacks
+or calls ``sys.exit`` itself. Helpers a group may share live in ``cli/_common.py``: ``say``
+(flushed output), ``seed_arg`` (argparse type: a seed in [0, 2**32)), ``add_device_flag`` and
+``load_checkpoint(path, device)``, ``read_config_file`` (JSON/YAML), and ``io.checkpoint_lock``
+for a command that writes a checkpoint folder.
 
 Every model's hyperparameters become flags (``--latent-dim 16``, ``--hidden 256,256``) or come
 from a JSON/YAML file (``--config cfg.yaml``); flags win. Errors print one line on stderr and
