@@ -43,7 +43,7 @@ from ..registry import register
 from ..training import EpochModel, EpochPlan, NonFiniteLossError
 from .rbm_partition import MAX_EXACT_STATES, ais_log_partition, exact_log_partition, layer_sizes
 from .rbm_training import FusedBernoulliStep, GeneralStep, training_strategy
-from .rbm_units import UNIT_KINDS, RBMEnergy, SoftmaxUnits, VisibleUnits, visible_units
+from .rbm_units import UNIT_KINDS, GaussianUnits, RBMEnergy, SoftmaxUnits, visible_units
 
 log = logging.getLogger(__name__)
 
@@ -135,20 +135,8 @@ class RBM(TransformerMixin, EpochModel):
     def _validate_params(self) -> None:
         check_int(self.n_hidden, "n_hidden", low=1)
         check_choice(self.visible, "visible", VISIBLE)
-        if self.groups is not None:
-            sizes = self.groups if isinstance(self.groups, (tuple, list)) else (self.groups,)
-            for s in sizes:
-                check_int(s, "groups (each size)", low=2)
-        if self.sigma != "learned":
-            sigma = self.sigma
-            if isinstance(sigma, str):  # the command line passes "0.5" as text
-                try:
-                    sigma = float(sigma)
-                except ValueError:
-                    raise ValueError(f"sigma must be 'learned' or a positive number; got "
-                                     f"{self.sigma!r}") from None
-            check_float(sigma, "sigma (a positive number or 'learned')", low=0.0,
-                        low_open=True)
+        SoftmaxUnits.check_groups(self.groups)
+        GaussianUnits.check_sigma(self.sigma)
         check_choice(self.training, "training", TRAINING)
         check_int(self.k, "k", low=1)
         check_int(self.n_chains, "n_chains", low=1)
@@ -165,21 +153,17 @@ class RBM(TransformerMixin, EpochModel):
         check_common(self)  # image_shape, seed, device, verbose
 
     # -- data -----------------------------------------------------------------------------
-    def _make_units(self, group_sizes) -> VisibleUnits:
+    def _make_units(self, group_sizes):
         return visible_units(self.visible, group_sizes=group_sizes,
                              learn_sigma=self.sigma == "learned")
-
-    def _check_X(self, X, units: VisibleUnits, *, n_features=None, name: str = "X"):
-        """(flat float64 rows, per-example shape), checked against ``units``."""
-        flat, data_shape = check_array(X, name=name, n_features=n_features, domain=units.domain)
-        units.check(flat, name)
-        return flat, data_shape
 
     def visible_rows(self, X, name: str = "X") -> torch.Tensor:
         """The rows of ``X`` checked against the fitted visible units: (n, D) float64 tensor on
         the model's device (what :meth:`energy`'s methods take)."""
         self._check_fitted()
-        flat, _ = self._check_X(X, self.units_, n_features=self.n_features_in_, name=name)
+        flat, _ = check_array(X, name=name, n_features=self.n_features_in_,
+                              domain=self.units_.domain)
+        self.units_.check(flat, name)
         return torch.as_tensor(flat, dtype=torch.float64, device=self.device_)
 
     # -- the weights ------------------------------------------------------------------------

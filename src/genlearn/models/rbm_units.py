@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._utils import check_float, check_int
 from ..ops.rbm import binary_states, one_hot_states
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -126,6 +127,18 @@ class GaussianUnits(VisibleUnits):
     def __init__(self, learn_sigma: bool):
         self.learn_sigma = learn_sigma
 
+    @staticmethod
+    def check_sigma(sigma) -> None:
+        """The ``sigma`` hyperparameter: "learned" or a positive number (text from the CLI)."""
+        if sigma == "learned":
+            return
+        try:
+            value = float(sigma) if isinstance(sigma, str) else sigma
+        except ValueError:
+            raise ValueError(f"sigma must be 'learned' or a positive number; got "
+                             f"{sigma!r}") from None
+        check_float(value, "sigma (a positive number or 'learned')", low=0.0, low_open=True)
+
     def base_bias(self, x):
         return x.mean(0)
 
@@ -192,6 +205,13 @@ class SoftmaxUnits(VisibleUnits):
 
     def __init__(self, group_sizes: tuple[int, ...]):
         self.group_sizes = tuple(int(s) for s in group_sizes)
+
+    @staticmethod
+    def check_groups(groups) -> None:
+        """The ``groups`` hyperparameter: None, one size, or a tuple of sizes (each >= 2)."""
+        if groups is not None:
+            for size in groups if isinstance(groups, (tuple, list)) else (groups,):
+                check_int(size, "groups (each size)", low=2)
 
     @staticmethod
     def sizes_of(groups, n_features: int) -> tuple[int, ...]:
