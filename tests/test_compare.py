@@ -180,6 +180,10 @@ def test_bad_input_is_a_clear_error(tmp_path, cache):
     with pytest.raises(ValueError, match="not a genlearn compare report; use --force"):
         gl.compare("digits", models="vae", epochs=1, out=tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+    (tmp_path / "report.md").write_text("my own report")
+    with pytest.raises(ValueError, match="already has report.md, not written by genlearn"):
+        gl.compare("digits", models="vae", epochs=1, out=tmp_path, force=True)
+    assert (tmp_path / "report.md").read_text() == "my own report"
 
 
 class _Copycat(_Unsaved):

@@ -13,6 +13,8 @@ from .io import atomic_path
 
 REPORT_FORMAT = "genlearn-compare"
 REPORT_FILE = "results.json"  # written last: its presence marks a finished report
+# every file write() may create (curves.png only when a model has a training history)
+REPORT_FILES = ("report.md", REPORT_FILE, "samples.png", "curves.png", "metrics.png")
 
 # (record key, column title, better) for the table and the bar chart
 METRICS = (

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _compare_report, datasets, registry
-from ._compare_report import REPORT_FILE, REPORT_FORMAT
+from ._compare_report import REPORT_FILE, REPORT_FILES, REPORT_FORMAT
 from ._version import __version__
 
 log = logging.getLogger(__name__)
@@ -103,9 +103,15 @@ def _check_out(out, force: bool) -> Path | None:
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise ValueError(f"output {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not is_report(out) and not force:
-        raise ValueError(f"output folder {out} exists and is not a genlearn compare report; use "
-                         "--force (force=True) to write into it anyway")
+    if out.is_dir() and any(out.iterdir()) and not is_report(out):
+        if not force:
+            raise ValueError(f"output folder {out} exists and is not a genlearn compare report; "
+                             "use --force (force=True) to write into it anyway")
+        # --force adds the report beside the folder's files; it never replaces one of them
+        taken = [name for name in REPORT_FILES if (out / name).exists()]
+        if taken:
+            raise ValueError(f"output folder {out} already has {', '.join(taken)}, not written "
+                             "by genlearn compare; choose another folder")
     return out
 
 
