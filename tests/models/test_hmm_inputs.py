@@ -128,3 +128,5 @@ def test_pandas_input_fits_like_numpy():
 def test_implausible_symbol_ids_are_refused_before_allocating():
     with pytest.raises(ValueError, match=r"symbol 1000000000 but only 3 distinct.*np.unique"):
         HMM(n_states=2, verbose=False).fit([np.array([0, 1, 10**9])])
+    with pytest.raises(ValueError, match="need 15 GiB per emission table"):
+        HMM(n_states=2, n_symbols=10**9, verbose=False).fit([np.array([0, 1, 2])])

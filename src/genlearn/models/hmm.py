@@ -280,6 +280,11 @@ class HMM(SequenceModel):
             if known is None and "emissionprob" not in which and hasattr(self, "emissionprob_"):
                 known = np.shape(self.emissionprob_)[-1]
             self.n_symbols_ = vocabulary_size(np.concatenate(seqs), known or self.n_symbols)
+            gib = self.n_states * self.n_symbols_ * 8 / 2**30  # one float64 (K, S) table
+            if gib > 4:  # EM holds several: refuse before allocating, not after the OOM killer
+                raise ValueError(f"n_states={self.n_states} x {self.n_symbols_} symbols need "
+                                 f"{gib:.0f} GiB per emission table; use fewer symbols (remap "
+                                 "ids with np.unique(x, return_inverse=True)) or fewer states")
         else:
             self.n_features_ = seqs[0].shape[1]
         user = {n: getattr(self, n + "_") for n in self._param_names()
