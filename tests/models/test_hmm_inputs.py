@@ -1,5 +1,5 @@
-"""The HMM's input and parameter defects of issue 10: collinear data, hand-set models, pandas,
-implausible symbol ids; each test failed before its fix."""
+"""The HMM's (and the n-gram's) input and parameter defects of issue 10: collinear data,
+hand-set models, pandas, implausible symbol ids; each test failed before its fix."""
 
 import warnings
 
@@ -130,3 +130,15 @@ def test_implausible_symbol_ids_are_refused_before_allocating():
         HMM(n_states=2, verbose=False).fit([np.array([0, 1, 10**9])])
     with pytest.raises(ValueError, match="need 15 GiB per emission table"):
         HMM(n_states=2, n_symbols=10**9, verbose=False).fit([np.array([0, 1, 2])])
+
+
+def test_the_ngram_refuses_implausible_ids_and_huge_draws():
+    from genlearn.models.ngram import NGram
+
+    with pytest.raises(ValueError, match="np.unique"):
+        NGram(verbose=False).fit([np.array([0, 1, 10**9])])
+    m = NGram(order=2, n_symbols=10**9, verbose=False).fit([np.array([0, 1, 2])])
+    assert m.n_symbols_seen_ == 3
+    assert np.isfinite(m.log_prob([[0, 1]])).all()  # scoring needs no (V,) arrays
+    with pytest.raises(ValueError, match="needs 7 GiB per step"):
+        m.sample(1, 3)

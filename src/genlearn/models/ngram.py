@@ -208,7 +208,7 @@ class NGram(SequenceModel):
         self.order_, self.smoothing_ = N, self.smoothing
         self.discount_, self.k_ = float(self.discount), float(self.k)
         self.n_symbols_ = V
-        self.n_symbols_seen_ = int(np.count_nonzero(np.bincount(flat, minlength=V)))
+        self.n_symbols_seen_ = int(np.unique(flat).size)  # no (V,) array: V may be huge
         self.n_sequences_ = len(lens)
         self.n_train_symbols_ = int(flat.size)
         self.data_shape_ = None
@@ -384,6 +384,10 @@ class NGram(SequenceModel):
         self._check_fitted()
         n, length = check_n(n), check_n(length, "length")
         check_float(temperature, "temperature", low=0.0, low_open=True)
+        gib = n * self.n_symbols_ * 8 / 2**30  # the (n, V) next-symbol distributions
+        if gib > 4:
+            raise ValueError(f"sampling {n} sequences over {self.n_symbols_} symbols needs "
+                             f"{gib:.0f} GiB per step; draw fewer at a time")
         rng = np.random.default_rng(seed)
         back = np.repeat(self._check_context(prompt, "prompt")[None, :], n, axis=0)  # (n, W)
         out = np.empty((n, length), dtype=np.int64)
