@@ -140,5 +140,7 @@ def test_the_ngram_refuses_implausible_ids_and_huge_draws():
     m = NGram(order=2, n_symbols=10**9, verbose=False).fit([np.array([0, 1, 2])])
     assert m.n_symbols_seen_ == 3
     assert np.isfinite(m.log_prob([[0, 1]])).all()  # scoring needs no (V,) arrays
-    with pytest.raises(ValueError, match="needs 7 GiB per step"):
+    with pytest.raises(ValueError, match="over 1000000000 symbols need 7 GiB"):
         m.sample(1, 3)
+    with pytest.raises(ValueError, match="need 7 GiB"):
+        m.next_log_proba([0])

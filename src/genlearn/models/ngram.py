@@ -313,6 +313,10 @@ class NGram(SequenceModel):
     def _distributions(self, ids: np.ndarray) -> np.ndarray:
         """(M, order) history ids -> (M, V) conditional distributions p(. | history)."""
         V = self.n_symbols_
+        gib = ids.shape[0] * V * 8 / 2**30
+        if gib > 4:  # refuse rather than meet the OOM killer (an explicit huge n_symbols)
+            raise ValueError(f"{ids.shape[0]} next-symbol distributions over {V} symbols need "
+                             f"{gib:.0f} GiB; ask for fewer at a time or use fewer symbols")
         P = np.full((ids.shape[0], V), 1.0 / V)
         levels = [self.order_ - 1] if self.smoothing_ == "add-k" else range(self.order_)
         for j in levels:
@@ -384,10 +388,6 @@ class NGram(SequenceModel):
         self._check_fitted()
         n, length = check_n(n), check_n(length, "length")
         check_float(temperature, "temperature", low=0.0, low_open=True)
-        gib = n * self.n_symbols_ * 8 / 2**30  # the (n, V) next-symbol distributions
-        if gib > 4:
-            raise ValueError(f"sampling {n} sequences over {self.n_symbols_} symbols needs "
-                             f"{gib:.0f} GiB per step; draw fewer at a time")
         rng = np.random.default_rng(seed)
         back = np.repeat(self._check_context(prompt, "prompt")[None, :], n, axis=0)  # (n, W)
         out = np.empty((n, length), dtype=np.int64)
