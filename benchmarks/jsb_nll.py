@@ -59,9 +59,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     params = dict(p.split("=", 1) for p in args.set)
     params = {k: value(v) for k, v in params.items()}
-    params.setdefault("threads", args.threads)
     rolls = load_mat(Path(args.data) / FILES[args.corpus], name=args.corpus)
     cls = registry.get(args.model)
+    if "threads" in cls().get_params():
+        params.setdefault("threads", args.threads)
     model = cls(**params)
     load_before = load_avg()
     t0 = time.time()

@@ -291,6 +291,23 @@ class FrameRNN(GenerativeModel):
         return {"log_likelihood": float(np.mean(lp)), "estimator": self.log_prob_estimator(),
                 "n": int(len(lp)), "nll_per_step": float(-lp.sum() / n_steps)}
 
+    @torch.no_grad()
+    def predict_next_frames(self, X, *, seed=0) -> list[np.ndarray]:
+        """For every step t of each piece, one frame drawn from p(v_t | the true v_<t)."""
+        self._check_fitted()
+        rolls = self._check_rolls(X)
+        gen = torch_generator(self.device_, seed)
+        lo, hi = self.key_range_
+        out = []
+        with self._threads():
+            for r in rolls:
+                v, _ = self._pad([r], inside=True)
+                u = self.net_.eval().states(v)[0]  # (T, U)
+                pred = np.zeros(r.shape, dtype=np.uint8)
+                pred[:, lo:hi] = self.net_.out.sample(u, gen).cpu().numpy()
+                out.append(pred)
+        return out
+
     # -- sampling -------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n, length=64, *, seed=None, prompt=None) -> list[np.ndarray]:
