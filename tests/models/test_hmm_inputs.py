@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import genlearn as gl
 from genlearn.base import NotFittedError
 from genlearn.models.hmm import HMM
 
@@ -38,7 +39,7 @@ def hand_set(cls_ours, ref, **params):
     return cls_ours, ref
 
 
-def test_a_hand_set_categorical_hmm_works_without_fit_as_in_hmmlearn():
+def test_a_hand_set_categorical_hmm_works_without_fit_as_in_hmmlearn(tmp_path):
     K, S = 3, 4
     params = dict(startprob_=rng.dirichlet(np.ones(K)), transmat_=rng.dirichlet(np.ones(K), K),
                   emissionprob_=rng.dirichlet(np.ones(S), K))
@@ -63,6 +64,10 @@ def test_a_hand_set_categorical_hmm_works_without_fit_as_in_hmmlearn():
     draws = ours.sample(3, 5, seed=0)
     assert len(draws) == 3 and all(d.shape == (5,) and d.max() < S for d in draws)
     assert ours.n_symbols_ == S
+    twin = hand_set(HMM(n_states=K, verbose=False, device="cpu"), ref, **params)[0]
+    twin.save(tmp_path / "hand")  # saved before any query
+    np.testing.assert_array_equal(gl.load(tmp_path / "hand").log_prob(X, lengths),
+                                  ours.log_prob(X, lengths))
 
 
 def test_a_hand_set_gaussian_hmm_works_without_fit_as_in_hmmlearn():

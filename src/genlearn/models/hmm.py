@@ -237,7 +237,7 @@ class HMM(SequenceModel):
         if not getattr(self, "is_fitted_", False):
             missing = [n + "_" for n in self._param_names() if not hasattr(self, n + "_")]
             if missing:
-                self._check_fitted()  # NotFittedError
+                super()._check_fitted()  # NotFittedError
             self._validate_params()
             name, size = self._emission().data_size()
             if name not in self.__dict__:
@@ -247,6 +247,9 @@ class HMM(SequenceModel):
         self.dtype_ = getattr(torch, self.dtype)
         self._check_params()
         self.is_fitted_ = True
+
+    def _check_fitted(self) -> None:  # saving counts a complete hand-set model as fitted too
+        self._ready()
 
     def _init_params(self, seqs, rng, which) -> None:
         K = self.n_states
