@@ -33,7 +33,8 @@ TARGETS = {"credit_data": "Status", "mlc_churn": "churn", "breast_cancer": "diag
 CTGAN_PY = os.environ.get("CTGAN_PYTHON", "/work/h8-ctgan-venv/bin/python")
 OURS = {"vae": dict(model="vae"), "vae_quantile": dict(model="vae", normalization="quantile"),
         "gan": dict(model="gan"), "gan_quantile": dict(model="gan", normalization="quantile"),
-        "copula": dict(model="copula"), "vae_raw": dict(model="vae", calibrate=False)}
+        "copula": dict(model="copula"), "vae_raw": dict(model="vae", calibrate=False),
+        "cart": dict(model="cart")}
 # "<model>_target": the same with target=<the table's class column> (one model per class)
 for _k in list(OURS):
     OURS[_k + "_target"] = {**OURS[_k], "target": True}
@@ -123,7 +124,7 @@ def main(argv=None):
             if key in OURS:
                 synth, fit_s = run_ours(key, train, len(train), args.epochs, args.threads, seed,
                                        target)
-                epochs = args.epochs if not key.startswith("copula") else None
+                epochs = args.epochs if not key.startswith(("copula", "cart")) else None
             else:
                 synth, fit_s = run_ctgan(key, train, len(train), args.ctgan_epochs, args.threads,
                                          seed, discrete)

@@ -11,10 +11,10 @@ TINY = dict(epochs=2, batch_size=40, hidden=(16,), latent_dim=4)
 
 
 def tiny(model, **kw):
-    return TabularSynthesizer(model=model, **({} if model == "copula" else TINY), **kw)
+    return TabularSynthesizer(model=model, **({} if model in ("copula", "cart") else TINY), **kw)
 
 
-@pytest.mark.parametrize("model", ["vae", "gan", "copula"])
+@pytest.mark.parametrize("model", ["vae", "gan", "copula", "cart"])
 def test_sample_has_training_columns_types_and_levels(table, model):
     syn = tiny(model, seed=0).fit(table)
     out = syn.sample(200)
@@ -33,7 +33,7 @@ def test_sample_has_training_columns_types_and_levels(table, model):
     assert (out["day"].dt.normalize() == out["day"]).all()  # dates stay whole days
 
 
-@pytest.mark.parametrize("model", ["vae", "gan", "copula"])
+@pytest.mark.parametrize("model", ["vae", "gan", "copula", "cart"])
 def test_same_seed_same_table_bit_for_bit(table, model):
     a = tiny(model, seed=5).fit(table).sample(100)
     b = tiny(model, seed=5).fit(table).sample(100)
@@ -64,7 +64,7 @@ def test_copula_reproduces_missing_share_and_category_frequencies(table):
     assert abs(agree - (1 - np.arccos(2 / np.pi) / np.pi)) < 0.03
 
 
-@pytest.mark.parametrize("model", ["vae", "gan", "copula"])
+@pytest.mark.parametrize("model", ["vae", "gan", "copula", "cart"])
 def test_conditions(table, model):
     syn = tiny(model, seed=0).fit(table)
     out = syn.sample(60, conditions={"y": "neg", "flag": True})
@@ -90,7 +90,7 @@ def test_rare_condition_that_never_comes_says_so(table, monkeypatch):
         syn.sample(5000, conditions={"color": "violet"})
 
 
-@pytest.mark.parametrize("model", ["vae", "gan", "copula"])
+@pytest.mark.parametrize("model", ["vae", "gan", "copula", "cart"])
 def test_save_load_round_trip(table, model, tmp_path):
     syn = tiny(model, seed=0).fit(table)
     syn.save(tmp_path / "ck")
@@ -164,3 +164,24 @@ def test_target_errors(table):
         tiny("copula", target="y").fit(one)
     with pytest.raises(ValueError, match="single class"):
         tiny("copula", target="y", columns={"y": "categorical"}).fit(one)
+
+
+def test_cart_tree_descent_matches_scikit_learn():
+    from sklearn.tree import DecisionTreeRegressor
+
+    from genlearn.tabular.cart import apply_tree
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(300, 4)), rng.normal(size=300)
+    t = DecisionTreeRegressor(min_samples_leaf=5, random_state=0).fit(X, y).tree_
+    arrays = {"left": t.children_left, "right": t.children_right, "feature": t.feature,
+              "threshold": t.threshold}
+    Xq = rng.normal(size=(200, 4))
+    np.testing.assert_array_equal(apply_tree(arrays, Xq),
+                                  t.apply(Xq.astype(np.float32)))
+
+
+def test_cart_keeps_a_deterministic_relation(table):
+    # y == 'pos' exactly when x > 0: the tree for y splits on x and reproduces it
+    out = tiny("cart", seed=0, calibrate=False).fit(table).sample(500)
+    assert ((out["x"] > 0) == (out["y"] == "pos")).mean() > 0.97

@@ -4,7 +4,7 @@
     genlearn augment data.csv --target Status --rows 2000 --balance -o balanced.csv
     genlearn augment evaluate data.csv synthetic.csv --target Status --report reports/credit
 
-The first form fits a :class:`genlearn.TabularSynthesizer` (``--model vae|gan|copula``) and
+The first form fits a :class:`genlearn.TabularSynthesizer` (``--model vae|gan|copula|cart``) and
 writes ``--rows`` synthetic rows (``--balance``: the same number for each target class;
 ``--condition COL=VALUE``: only rows with that level). The second writes the report of
 :mod:`genlearn.tabular.report`; TSTR is scored on ``--test`` when given, otherwise on a 30%
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ._common import say
 
-MODELS = ("vae", "gan", "copula")
+MODELS = ("vae", "gan", "copula", "cart")
 
 
 def add_parser(subparsers) -> None:

@@ -279,4 +279,6 @@ class CopulaBackend:
         self.corr = tensors["copula.corr"].numpy()
 
 
-BACKENDS = {cls.name: cls for cls in (VAEBackend, GANBackend, CopulaBackend)}
+from .cart import CARTBackend  # noqa: E402  (after the classes it sits beside)
+
+BACKENDS = {cls.name: cls for cls in (VAEBackend, GANBackend, CopulaBackend, CARTBackend)}

@@ -7,7 +7,8 @@
 
 The table is encoded by :class:`~genlearn.tabular.transformer.TableTransformer` and modelled by
 one backend (:mod:`~genlearn.tabular.backends`: TVAE-like ``vae``, CTGAN-like ``gan``, Gaussian
-``copula``). ``conditions`` is met by rejection: rows are drawn in rounds and those matching
+``copula``; :mod:`~genlearn.tabular.cart`: synthpop-style sequential decision trees ``cart``,
+the best on TSTR in benchmarks/README.md). ``conditions`` is met by rejection: rows are drawn in rounds and those matching
 every condition kept (the GAN also feeds the condition to its generator, so most rows match).
 
 Reproducibility: training runs inside a forked torch RNG seeded from ``seed`` (dropout, init and
@@ -38,7 +39,7 @@ from .transformer import TableTransformer, read_table
 log = logging.getLogger(__name__)
 
 # The default encoding of numbers per backend: measured in benchmarks/tables_normalization.py.
-DEFAULT_NORMALIZATION = {"vae": "mode", "gan": "mode", "copula": "quantile"}
+DEFAULT_NORMALIZATION = {"vae": "mode", "gan": "mode", "copula": "quantile", "cart": "quantile"}
 MAX_REJECTION_ROUNDS = 50
 # calibrate=True: model quantiles from this many rows, at this many levels
 CALIBRATION_ROWS = 10_000
@@ -51,12 +52,12 @@ class TabularSynthesizer(GenerativeModel):
 
     Parameters
     ----------
-    model : {"vae", "gan", "copula"}
+    model : {"vae", "gan", "copula", "cart"}
     epochs, batch_size, lr : training of the neural backends (lr None: the backend's default,
         1e-3 for the VAE, 2e-4 for the GAN).
     hidden : widths of the hidden layers; latent_dim : size of z.
     normalization : {"auto", "mode", "quantile"} for numbers ("auto": mode for the VAE and GAN,
-        quantile for the copula, which needs it).
+        quantile for the copula and CART, which need it).
     columns : dict of column name -> type overriding detection (see ``TableTransformer``).
     target : a categorical column (the class a downstream classifier predicts); one model is
         fitted per class and classes are drawn at their training frequency, so the relation
@@ -102,8 +103,8 @@ class TabularSynthesizer(GenerativeModel):
         if self.normalization not in ("auto", "mode", "quantile"):
             raise ValueError(f"normalization must be 'auto', 'mode' or 'quantile'; got "
                              f"{self.normalization!r}")
-        if self.model == "copula" and self.normalization == "mode":
-            raise ValueError("normalization='mode' does not fit model='copula'; the copula "
+        if self.model in ("copula", "cart") and self.normalization == "mode":
+            raise ValueError(f"normalization='mode' does not fit model={self.model!r}; it "
                              "needs one normal score per number: use 'quantile' or 'auto'")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise ValueError(f"seed must be an int or None; got {self.seed!r}")
