@@ -12,6 +12,7 @@ TINY_ARGS = {
     "gan_modes.py": ["--epochs", "1", "--rows", "512"],
     "hmm_text.py": ["--chars", "3000", "--states", "4", "--iters", "3"],
     "hmm_weather.py": ["--days", "30", "--sequences", "5", "--restarts", "1"],
+    "music_chorales.py": ["--pieces", "4", "--epochs", "1", "--hidden", "2"],
     "molecules_qed.py": ["--epochs", "1", "--hidden", "16", "--samples", "50", "--budget", "20"],
     "rbm_digits.py": ["--epochs", "2", "--n-betas", "20"],
     "tabular_augment.py": ["--epochs", "2", "--rows", "200"],
