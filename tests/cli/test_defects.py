@@ -61,6 +61,13 @@ def test_resume_with_no_more_epochs_than_trained_says_so(trained, tmp_path, one_
     assert _files(out) == before
 
 
+def test_labels_for_an_unconditional_model_is_refused_before_training(tmp_path,
+                                                                     one_line_error):
+    one_line_error(["train", "rbm", "--binarize", "--labels", "--out", str(tmp_path / "r"),
+                    "--epochs", "1", "-q"], "RBM is not a class-conditional model")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_resume_of_another_model_kind_is_refused(trained, tmp_path, one_line_error):
     out = tmp_path / "r"
     shutil.copytree(trained, out)

@@ -215,7 +215,7 @@ def draw(model, n, *, y=None, seed=None, mean=False):
         kwargs["mean"] = mean
     if y is not None:
         kwargs["y"] = y
-    return model.sample(n, **kwargs)
+    return np.asarray(model.sample(n, **kwargs))  # a table model returns a DataFrame
 
 
 def mode_metrics(model, data) -> dict:

@@ -69,5 +69,5 @@ def cmd_evaluate(args) -> int:
     for key, value in metrics.items():
         if key in ("n", "data"):
             continue
-        say(f"  {key:<16} {value:.4f}" if isinstance(value, float) else f"  {key:<16} {value}")
+        say(f"  {key:<20} {value:.4f}" if isinstance(value, float) else f"  {key:<20} {value}")
     return 0

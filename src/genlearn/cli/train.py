@@ -83,6 +83,9 @@ def _check_out(out: Path, args, cls) -> None:
 
 def cmd_train(args) -> int:
     cls = registry.get(args.model)
+    if args.labels and not cls.conditional:
+        raise ValueError(f"--labels: {cls.__name__} is not a class-conditional model "
+                         "(conditional=False)")
     params, cfg_data = collect_params(args, cls)
     out = Path(args.out or f"runs/{args.model}")
     _check_out(out, args, cls)
@@ -123,9 +126,13 @@ def _fit_and_report(args, cls, model, out, spec, train, test, resuming, every) -
     if conditional and train.y is None:
         raise ValueError(f"--labels: data set {spec['data']} has no class labels")
     kwargs = {"resume": True} if resuming else {}
+    if cls.epoch_trained:  # periodic checkpoints
+        kwargs["callback"] = callback
+    if cls.conditional:
+        kwargs["y"] = y
     t0 = time.perf_counter()
     try:
-        model.fit(train.X, y, callback=callback, **kwargs)
+        model.fit(train.X, **kwargs)
     except KeyboardInterrupt:
         if _has_finished_epoch(model):
             io.save(model, out, data=spec)
@@ -154,7 +161,7 @@ def _has_finished_epoch(model) -> bool:
 
 def _report_heldout(model, test, y) -> None:
     metrics = model.evaluate(test.X, test.y if y is not None else None)
-    if "log_likelihood" in metrics:
+    if type(model).has_likelihood:
         say(f"held-out log-likelihood: {metrics['log_likelihood']:.3f} nats per example "
             f"({metrics['estimator']}, {metrics['n']} examples)")
     else:  # no likelihood (GAN): the sample-based metrics its evaluate reports
