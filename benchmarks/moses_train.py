@@ -17,6 +17,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import genlearn.molecules as glm
@@ -29,6 +30,40 @@ def _part(data, start, n):
     """Molecules start..start+n of ``data`` (same vocabulary source: built from this part)."""
     return glm.PreparedMolecules(data.smiles[start:start + n], data.tokens[start:start + n],
                                  data.representation, n_read=min(n, data.n_kept - start))
+
+
+def resume(args, load0) -> None:
+    """More epochs for the run in ``args.out`` over its train.smi, saving after every chunk."""
+    gen = MoleculeGenerator.load(args.out)
+    rep = glm.get_repr(gen.representation)
+    t0 = time.time()
+    seqs = []
+    for smi in gen.train_smiles_:  # canonical already: tokenize only
+        toks = rep.tokenize(smi)
+        if len(toks) <= gen.max_length and all(x in gen.vocab_ for x in toks):
+            seqs.append(gen.codec.encode(gen.vocab_, toks))
+    print(f"{len(seqs)} training sequences re-encoded in {time.time() - t0:.0f} s", flush=True)
+    rng = np.random.default_rng(args.seed + gen.model_.epochs_trained_)
+    t1, chunks, step = time.time(), [], args.chunk or len(seqs)
+    while not args.time_budget or time.time() - t1 < args.time_budget:
+        order = rng.permutation(len(seqs))
+        for start in range(0, len(seqs), step):
+            if args.time_budget and time.time() - t1 >= args.time_budget:
+                break
+            gen.model_.set_params(epochs=gen.model_.epochs_trained_ + 1)
+            gen.model_.fit([seqs[i] for i in order[start:start + step]], resume=True)
+            gen.save(args.out)
+            chunks.append({"chunks_trained": gen.model_.epochs_trained_,
+                           "s": time.time() - t1, "load": os.getloadavg()})
+            print(chunks[-1], flush=True)
+        if not args.time_budget:
+            break
+    rec = {"resumed": args.out, "sequences": len(seqs), "fit_s": time.time() - t1,
+           "chunk": step, "threads": args.threads, "load_before": load0,
+           "load_after": os.getloadavg(), "chunks": chunks}
+    res = Path(__file__).resolve().parent / "results" / \
+        f"moses_train_{Path(args.out).name}_resume.json"
+    res.write_text(json.dumps(rec, indent=2, default=str) + "\n")
 
 
 def main(argv=None):
@@ -46,6 +81,8 @@ def main(argv=None):
                     "of N molecules, one epoch each (fit(resume=True) on the next chunk), "
                     "saving the run after each, until the data or --time-budget run out")
     ap.add_argument("--time-budget", type=float, default=0, help="seconds of training")
+    ap.add_argument("--resume", action="store_true", help="continue the run in --out: more "
+                    "epochs over its own training molecules (train.smi), chunk by chunk")
     ap.add_argument("--standardize", action="store_true", help="strip salts and neutralise "
                     "(MOSES molecules are already neutral single fragments: off by default)")
     args = ap.parse_args(argv)
@@ -59,6 +96,8 @@ def main(argv=None):
         except ValueError:
             params[k] = v
     load0 = os.getloadavg()
+    if args.resume:
+        return resume(args, load0)
     t0 = time.time()
     smiles = glm.read_smiles(args.data, subset_n=args.subset, seed=args.seed)
     data = glm.prepare(smiles, args.repr, max_length=args.max_length,
