@@ -153,17 +153,158 @@ def test_text_generate_refuses_a_model_without_vocabulary(tmp_path, capsys):
     assert "not a text model" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("model", ["hmm", "ngram"])
-def test_text_checkpoint_generates_in_a_fresh_process(model, corpus, tmp_path):
-    """The registry must know both text models without the text app imported first."""
+def test_text_checkpoint_generates_in_a_fresh_process(corpus, tmp_path):
+    """The registry must know the text models without the text app imported first (one
+    process for all four: importing torch is slow on a busy machine)."""
     import subprocess
     import sys
 
     from genlearn.apps.text import train_text
 
-    out = tmp_path / model
-    train_text(corpus, model=model, states=4, n_iter=3, out=out, verbose=False, device="cpu")
-    res = subprocess.run([sys.executable, "-m", "genlearn.cli", "text", "generate", str(out),
-                          "--length", "10", "--seed", "0"], capture_output=True, text=True)
+    runs = []
+    for model in ("hmm", "ngram", "transformer", "rnn"):
+        runs.append(str(tmp_path / model))
+        train_text(corpus, model=model, states=4, n_iter=3, epochs=1, n_layer=1, n_head=1,
+                   n_embd=8, hidden=8, block_size=8, seq_len=32, out=runs[-1], verbose=False,
+                   device="cpu", baseline=False)
+    code = ("import sys; from genlearn.cli import main; sys.exit(max(main(['text', 'generate', "
+            "r, '--length', '10', '--seed', '0']) for r in sys.argv[1:]))")
+    res = subprocess.run([sys.executable, "-c", code, *runs], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    assert len(res.stdout.rstrip("\n")) == 10
+    # each prints exactly 10 characters (they may include newlines) and a newline
+    assert len(res.stdout) == 4 * 11 and set(res.stdout) <= set(TEXT) | {"\ufffd"}
+
+
+# -- neural text models, BPE, bad input (issue 11) ---------------------------------------------
+TINY_NET = ["--epochs", "4", "--lr", "1e-2", "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
+            "--hidden", "16", "--block-size", "16", "--batch-size", "16", "--seq-len", "64",
+            "--device", "cpu", "-q"]
+
+
+@pytest.fixture(autouse=False)
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("model", ["transformer", "rnn"])
+def test_neural_text_train_and_generate(model, corpus, tmp_path, capsys, one_thread):
+    from genlearn.cli import main
+    from genlearn.text import iter_generate, load_text_model
+
+    out = tmp_path / model
+    assert main(["text", "train", str(corpus), "--model", model, "--out", str(out),
+                 *TINY_NET]) == 0
+    printed = capsys.readouterr().out
+    bits = float(printed.split("held-out bits per character: ")[1].split()[0])
+    assert 0 < bits < np.log2(len(set(TEXT)) + 1)
+    assert "5-gram Kneser-Ney baseline" in printed
+    fitted, tok = load_text_model(out)
+    assert fitted.epochs_trained_ == 4 and not fitted.end_symbol
+    # the held-out figure is the exact total over the held-out characters
+    text = corpus.read_text()
+    test_txt = text[int(round(len(text) * 0.9)):]
+    expect = -fitted.log_prob([tok.encode(test_txt)])[0] / len(test_txt) / np.log(2)
+    assert bits == pytest.approx(expect, abs=1e-4)
+    assert main(["text", "generate", str(out), "--length", "25", "--prompt", "the ",
+                 "--seed", "3", "--temperature", "0.8", "--top-p", "0.95", "-n", "2"]) == 0
+    printed = capsys.readouterr().out
+    pieces = list(iter_generate(out, prompt="the ", length=25, seed=3, temperature=0.8,
+                                top_p=0.95))
+    assert len(pieces) > 1  # printed as it is generated, not at the end
+    first = "the " + "".join(pieces) + "\n"
+    assert printed.startswith(first) and printed[len(first):].startswith("the ")
+    assert set(printed) <= set(TEXT)
+    # resume continues the periodic checkpoint up to more epochs
+    assert main(["text", "train", str(corpus), "--model", model, "--out", str(out),
+                 "--resume", *TINY_NET, "--epochs", "5"]) == 0
+    assert load_text_model(out)[0].epochs_trained_ == 5
+
+
+def test_bpe_tokenizer_round_trip_and_json():
+    from genlearn.text import BPETokenizer, tokenizer_from_json
+
+    text = (TEXT * 30) + "naïve café ✓\n"
+    tok = BPETokenizer.train(text, vocab_size=300)
+    assert 256 < len(tok) <= 300  # fewer when the text runs out of pairs to merge
+    for s in (text, "zebra ünïcödé 🐍\n", ""):
+        assert tok.decode(tok.encode(s)) == s  # byte level: nothing is unknown
+    assert len(tok.encode(TEXT)) < len(TEXT)  # merges shorten the text
+    back = tokenizer_from_json(json.loads(json.dumps(tok.to_json())))
+    assert back == tok and np.array_equal(back.encode(text), tok.encode(text))
+    with pytest.raises(ValueError, match="vocab_size"):
+        BPETokenizer.train(text, vocab_size=100)
+    with pytest.raises(ValueError, match="not a genlearn tokenizer"):
+        tokenizer_from_json({"type": "pickle"})
+
+
+def test_bpe_text_model_reports_bits_per_character(corpus, tmp_path, one_thread):
+    from genlearn.text import generate_text, load_text_model, train_text
+
+    out = tmp_path / "bpe"
+    report = train_text(corpus, model="transformer", tokenizer="bpe", vocab_size=280, out=out,
+                        epochs=1, n_layer=1, n_head=2, n_embd=16, block_size=16, seq_len=64,
+                        device="cpu", verbose=False)
+    model, tok = load_text_model(out)
+    assert type(tok).__name__ == "BPETokenizer" and model.n_symbols_ == len(tok) <= 280
+    assert report["train_tokens"] < report["train_characters"]
+    text = corpus.read_text()
+    test_txt = text[int(round(len(text) * 0.9)):]
+    nats = -model.log_prob([tok.encode(test_txt)])[0]
+    assert report["bits_per_char"] == pytest.approx(nats / len(test_txt) / np.log(2), abs=1e-6)
+    assert "ngram5_bits_per_char" in report
+    out_text = generate_text(out, length=12, prompt="the", seed=1)[0]
+    assert isinstance(out_text, str) and out_text
+
+
+def test_docs_corpus_by_name(tmp_path, one_thread):
+    from genlearn.text import docs_corpus, train_text
+
+    assert len(docs_corpus(5000)) == 5000
+    report = train_text(data="docs", chars=3000, model="ngram", out=tmp_path / "d",
+                        verbose=False)
+    assert report["corpus"] == "data:docs" and report["characters"] == 3000
+    with pytest.raises(ValueError, match="not both"):
+        train_text(tmp_path / "x.txt", data="docs", out=tmp_path / "e")
+    with pytest.raises(ValueError, match="unknown corpus"):
+        train_text(data="wikipedia", out=tmp_path / "e")
+
+
+def test_text_bad_input(corpus, tmp_path, capsys, one_thread):
+    from genlearn.cli import main
+    from genlearn.text import iter_generate, train_text
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert main(["text", "train", str(empty), "--out", str(tmp_path / "e"), "-q"]) == 1
+    assert "empty" in capsys.readouterr().err
+    out = tmp_path / "m"
+    train_text(corpus, model="transformer", out=out, epochs=1, n_layer=1, n_head=1, n_embd=8,
+               block_size=8, seq_len=32, device="cpu", verbose=False, baseline=False)
+    for flags, message in ((["--top-p", "1.5"], "top_p"), (["--top-p", "0"], "top_p"),
+                           (["--temperature", "0"], "temperature"),
+                           (["--length", "0"], "length"), (["--top-k", "0"], "top_k")):
+        assert main(["text", "generate", str(out), *flags]) == 1, flags
+        assert message in capsys.readouterr().err
+    # a prompt with characters the vocabulary lacks: read as the unknown slot, said once
+    with pytest.warns(UserWarning, match=r"2 character\(s\)") as seen:
+        "".join(iter_generate(out, prompt="the zoo Q", length=5, seed=0))
+    assert len(seen) == 1
+    # a context longer than the window slides (documented): a long prompt still works
+    assert "".join(iter_generate(out, prompt=TEXT * 3, length=5, seed=0))
+    # a tokenizer file that does not match the checkpoint
+    from genlearn.text import Vocabulary
+
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(Vocabulary.build("xyz").to_json()))
+    with pytest.raises(ValueError, match="does not match"):
+        "".join(iter_generate(out, tokenizer_file=other, length=3))
+    assert main(["text", "generate", str(out), "--tokenizer", str(other)]) == 1
+    assert "does not match" in capsys.readouterr().err
+    assert main(["text", "train", str(corpus), "--out", str(tmp_path / "none"), "--resume",
+                 "-q"]) == 1
+    assert "no checkpoint" in capsys.readouterr().err

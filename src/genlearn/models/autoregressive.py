@@ -94,7 +94,7 @@ class AutoregressiveModel(SequenceModel, EpochModel):
     # the training hyperparameters every subclass takes (subclass __init__ stores them)
     _TRAIN = ("n_symbols", "end_symbol", "block_size", "epochs", "batch_size", "lr",
               "weight_decay", "warmup", "min_lr_ratio", "grad_clip", "val_fraction", "patience",
-              "seed", "device", "verbose", "threads")
+              "max_time", "seed", "device", "verbose", "threads")
 
     @abc.abstractmethod
     def _net_config(self, vocab_in: int, vocab_out: int):
@@ -119,6 +119,8 @@ class AutoregressiveModel(SequenceModel, EpochModel):
         check_float(self.grad_clip, "grad_clip", low=0.0)
         check_float(self.val_fraction, "val_fraction", low=0.0, high=1.0, high_open=True)
         check_threads(self.threads)
+        if self.max_time is not None:
+            check_float(self.max_time, "max_time", low=0.0, low_open=True)
         check_common(self)
 
     # -- data -------------------------------------------------------------------------------
@@ -298,10 +300,21 @@ class AutoregressiveModel(SequenceModel, EpochModel):
         ``resume=True`` continues a fitted or loaded model from the epoch it reached up to
         ``epochs`` (optimizer, schedule and random states included: the run equals an
         uninterrupted one on CPU). ``callback(epoch, record)`` runs after each epoch.
+
+        With ``max_time`` (seconds), the learning rate decays by whichever is further along,
+        the steps or the clock, and training stops at the first step past the time: the
+        weights are those of that step, ``stop_reason_`` is ``"max_time"`` and
+        ``epochs_trained_`` counts the finished epochs (a resume then is not bit-exact).
         """
         self._validate_params()
         seqs = parse_sequences(X, lengths, name="X").seqs
-        return EpochModel.fit(self, seqs, None, resume=resume, callback=callback)
+        try:
+            return EpochModel.fit(self, seqs, None, resume=resume, callback=callback)
+        except _TimeUp:
+            self.stop_reason_ = "max_time"
+            self.net_.eval()
+            log.info("stopped after max_time=%s s at step %d", self.max_time, self.steps_)
+            return self
 
     def _check_data(self, X, y, *, continuing: bool) -> _Data:
         if continuing:
@@ -366,6 +379,7 @@ class AutoregressiveModel(SequenceModel, EpochModel):
         data.prepare(self._rows(train), self.block_size, self.device_)
         self._total_steps = self.epochs * -(-len(data) // self.batch_size)
         self._clock = [time.perf_counter(), 0]
+        self._t_start = self._clock[0]  # max_time counts from here
         self._bar = None
         evaluate = monitor = patience = None
         if data.val:
@@ -380,14 +394,20 @@ class AutoregressiveModel(SequenceModel, EpochModel):
                          monitor=monitor, patience=patience)
 
     def _lr_at(self, step: int) -> float:
-        """Linear warm-up over ``warmup`` steps, then cosine decay to ``lr * min_lr_ratio``."""
-        if step < self.warmup:
-            return self.lr * (step + 1) / self.warmup
-        frac = min(1.0, (step - self.warmup) / max(1, self._total_steps - self.warmup))
+        """Linear warm-up over ``warmup`` steps (at most a tenth of the run), then cosine
+        decay to ``lr * min_lr_ratio`` at the last step."""
+        warmup = min(self.warmup, self._total_steps // 10)
+        if step < warmup:
+            return self.lr * (step + 1) / warmup
+        frac = min(1.0, (step - warmup) / max(1, self._total_steps - warmup))
+        if self.max_time is not None:
+            frac = max(frac, (time.perf_counter() - self._t_start) / self.max_time)
         low = self.lr * self.min_lr_ratio
         return low + 0.5 * (self.lr - low) * (1.0 + math.cos(math.pi * frac))
 
     def _train_step(self, data: _Data, idx: torch.Tensor, epoch: int) -> dict:
+        if self.max_time is not None and time.perf_counter() - self._t_start > self.max_time:
+            raise _TimeUp
         tok, tgt, n_tokens = data.batch(idx, epoch, self.seed_)
         for group in self.optimizer_.param_groups:
             group["lr"] = self._lr_at(self.steps_)
@@ -429,6 +449,10 @@ class AutoregressiveModel(SequenceModel, EpochModel):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class _TimeUp(Exception):
+    """Raised by a step after ``max_time``; ``fit`` catches it."""
 
 
 class _Data:
