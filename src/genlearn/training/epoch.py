@@ -70,6 +70,7 @@ from .._utils import (
     strip_prefix,
 )
 from ..base import GenerativeModel
+from . import distributed_fit
 from .loop import run_epochs
 from .state import clone_optimizer_state, flatten_optimizer, unflatten_optimizer
 
@@ -133,6 +134,7 @@ class EpochModel(GenerativeModel):
         ``self``.
         """
         self._validate_params()
+        distributed_fit.check_inputs(X, y)  # every rank the same data (no-op in one process)
         continuing = bool(resume) and getattr(self, "is_fitted_", False)
         if continuing and self.epochs_trained_ >= self.epochs:
             log.warning("resume: the model has already trained %d epochs and epochs=%d; "
@@ -152,6 +154,7 @@ class EpochModel(GenerativeModel):
             else:
                 self.seed_ = (int(self.seed) if self.seed is not None
                               else int(np.random.SeedSequence().entropy % 2**31))
+                self.seed_ = distributed_fit.agree_seed(self.seed_)  # rank 0's
                 torch.manual_seed(self.seed_ * SEED_STRIDE)
                 gen.manual_seed(self.seed_)
                 self.history_, self.epochs_trained_, self.stop_reason_ = [], 0, None
@@ -160,7 +163,7 @@ class EpochModel(GenerativeModel):
                 start = 0
             plan = self._plan(data, start, gen)
             with thread_policy(self.threads, work=self._work_size(plan), device=self.device_):
-                self._run(plan, start, gen, callback)
+                distributed_fit.run_fit(self, plan, start, gen, callback)  # = self._run
         return self
 
     def _run(self, plan: EpochPlan, start: int, gen: torch.Generator, callback) -> None:

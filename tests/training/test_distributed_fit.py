@@ -1,0 +1,137 @@
+"""The epoch-trained families across 2 gloo processes (training/distributed_fit.py, issue 15).
+
+One spawn (genlearn.distributed.spawn_for_test; starting processes is the slow part) trains
+every family on tiny data in 2 processes; the one-process fit in this process is the reference.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+import genlearn
+from genlearn import distributed
+from genlearn.models.gan import GAN
+from genlearn.models.rbm import RBM
+from genlearn.models.transformer import Transformer
+from genlearn.models.vae import VAE
+from genlearn.training import distributed_fit
+
+
+def _stream():
+    # one stream: every window is full, so every item has the same number of targets and the
+    # mean over a rank's items weighted by its share is the mean over the global batch
+    return [np.random.default_rng(1).integers(0, 5, size=400)]
+
+
+def _rows(n=37, d=6):
+    return (np.random.default_rng(2).random((n, d)) > 0.5).astype(np.float64)
+
+
+def _transformer(epochs=4):
+    # 37 windows a epoch, batch 8: an uneven last batch (5 items: 3 + 2 across the ranks)
+    return Transformer(n_layer=1, n_head=2, n_embd=16, block_size=10, epochs=epochs,
+                       batch_size=8, warmup=2, dropout=0.0, val_fraction=0.1, patience=None,
+                       seed=3, device="cpu", verbose=False, threads=1)
+
+
+def _others():
+    return {
+        "vae": (VAE(latent_dim=2, hidden=(8,), epochs=2, batch_size=8, seed=0, device="cpu",
+                    verbose=False, threads=1), _rows()),
+        "rbm": (RBM(n_hidden=4, epochs=2, batch_size=8, seed=0, device="cpu", verbose=False,
+                    threads=1), _rows()),
+        "gan": (GAN(latent_dim=2, hidden_g=(8,), hidden_d=(8,), epochs=2, batch_size=8, pack=2,
+                    seed=0, device="cpu", verbose=False, threads=1),
+                np.random.default_rng(4).normal(size=(40, 2))),
+    }
+
+
+def _params(model) -> dict:
+    out = {}
+    for name, part in model._trainables().items():
+        if not isinstance(part, torch.optim.Optimizer):
+            out.update({f"{name}.{k}": v.detach().cpu().numpy().copy()
+                        for k, v in part.state_dict().items() if k != "chains"})
+    return out
+
+
+def _on_rank(rank, ckpt):
+    saved = []
+
+    def save_at_2(epoch, record):
+        saved.append(epoch)
+        if epoch == 2:
+            model.save(ckpt)
+
+    model = _transformer()
+    model.fit(_stream(), callback=save_at_2)
+    out = {"losses": [r["loss"] for r in model.history_],
+           "val": [r["val_bits_per_symbol"] for r in model.history_],
+           "params": _params(model), "callbacks": saved}
+    for name, (m, X) in _others().items():
+        out[name] = _params(m.fit(X))
+    errors = []
+    faults = (lambda: _transformer(1).fit([_stream()[0][: 300 + rank]]),  # data differ
+              lambda: VAE(epochs=1, device="cpu", verbose=False).fit(_rows(n=1)))  # 1 row, 2 ranks
+    for fault in faults:
+        try:
+            fault()
+            errors.append(None)
+        except ValueError as exc:
+            errors.append(str(exc))
+    out["errors"] = errors
+    return out
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    ckpt = tmp_path_factory.mktemp("ddp") / "epoch2"
+    return distributed.spawn_for_test(_on_rank, 2, str(ckpt), timeout_s=120), ckpt
+
+
+def test_every_family_ends_with_the_same_parameters_on_every_rank(two_ranks):
+    (a, b), _ = two_ranks
+    for family in ("params", "vae", "rbm", "gan"):
+        assert a[family].keys() == b[family].keys() and a[family]
+        for k in a[family]:
+            np.testing.assert_array_equal(a[family][k], b[family][k], err_msg=f"{family} {k}")
+
+
+def test_two_processes_follow_the_one_process_loss_curve(two_ranks):
+    (a, b), _ = two_ranks
+    one = _transformer().fit(_stream())
+    assert a["losses"] == b["losses"] and a["val"] == b["val"]  # averaged: one curve
+    np.testing.assert_allclose(a["losses"], [r["loss"] for r in one.history_], rtol=1e-5)
+    np.testing.assert_allclose(a["val"], [r["val_bits_per_symbol"] for r in one.history_],
+                               rtol=1e-5)
+    ref = _params(one)
+    for k, v in a["params"].items():
+        # atol: Adam scales a rounding-level gradient of a barely used weight (seen: ~1e-6
+        # apart at |w| ~ 1e-7) up to a step of its own; the rest agree to rtol
+        np.testing.assert_allclose(v, ref[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_a_checkpoint_of_two_processes_resumes_in_one(two_ranks):
+    (a, _), ckpt = two_ranks
+    assert a["callbacks"] == [1, 2, 3, 4]  # rank 0's callback saw every epoch
+    model = genlearn.load(ckpt)
+    assert model.epochs_trained_ == 2
+    model.fit(_stream(), resume=True)
+    np.testing.assert_allclose([r["loss"] for r in model.history_], a["losses"], rtol=1e-5)
+
+
+def test_bad_input_across_processes_is_a_clear_error(two_ranks):
+    (a, b), _ = two_ranks
+    for errors in (a["errors"], b["errors"]):  # raised on every rank, none left waiting
+        assert "differs across the 2 processes" in errors[0]
+        assert "1 training items cannot be shared among 2 processes" in errors[1]
+
+
+def test_data_digest_tells_inputs_apart():
+    x = _rows()
+    assert distributed_fit.data_digest(x) == distributed_fit.data_digest(x.copy())
+    assert distributed_fit.data_digest(x) != distributed_fit.data_digest(x[::-1])
+    assert distributed_fit.data_digest(x, [0] * 37) != distributed_fit.data_digest(x)
+    seqs = [np.arange(3), np.arange(4)]
+    assert distributed_fit.data_digest(seqs) != distributed_fit.data_digest(seqs[::-1])
+    assert distributed_fit.data_digest(["ab", "c"]) != distributed_fit.data_digest(["a", "bc"])
