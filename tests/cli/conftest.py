@@ -1,4 +1,5 @@
-"""A tiny trained VAE checkpoint shared by the CLI tests, and the one-line error check."""
+"""A tiny trained VAE checkpoint shared by the CLI tests (``one_line_error`` is in
+tests/conftest.py, for every command group's tests)."""
 
 import pytest
 
@@ -13,17 +14,3 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "vae"
     assert main(["train", "vae", "--data", "digits", "--binarize", "--out", str(out), *TINY]) == 0
     return out
-
-
-@pytest.fixture
-def one_line_error(capsys):
-    """``check(argv, match)``: the command fails with one line on stderr that contains match."""
-
-    def check(argv, match):
-        assert main(argv) != 0
-        err = capsys.readouterr().err.strip()
-        assert err.startswith("genlearn: error:") and len(err.splitlines()) == 1, err
-        assert "Traceback" not in err and match in err, err
-        return err
-
-    return check
