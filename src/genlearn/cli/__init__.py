@@ -69,10 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
         module = _group_module(name)
         if module is not None:
             module.add_parser(sub)
-        elif name == "text":  # until the text group moves to cli/text.py
-            from ..apps.text import add_subparser
-
-            add_subparser(sub)
     return parser
 
 
@@ -96,6 +92,7 @@ def _quiet_broken_pipe() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # train --nproc reruns it
     logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING,
                         format="genlearn: %(message)s")
     try:
