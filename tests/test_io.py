@@ -261,3 +261,34 @@ def test_a_lock_file_genlearn_did_not_write_is_not_a_checkpoint_lock_problem(tmp
     (tmp_path / "ck.lock").write_text("someone else's")  # a user's file with a similar name
     model.save(tmp_path / "ck")
     assert (tmp_path / "ck.lock").read_text() == "someone else's"
+
+
+_KILLED_BETWEEN_RENAMES = """
+import os, sys
+import numpy as np
+import genlearn as gl
+X = (np.random.default_rng(0).random((50, 6)) > 0.5).astype(float)
+model = gl.VAE(latent_dim=3, hidden=(8,), epochs=1, verbose=False, device="cpu").fit(X)
+real = os.replace
+def replace(src, dst):
+    if os.path.basename(dst) == "config.json":
+        os._exit(9)  # killed: no except, no finally
+    return real(src, dst)
+os.replace = replace
+model.save(sys.argv[1])
+"""
+
+
+def test_a_save_killed_between_its_renames_is_completed_on_load(tmp_path):
+    ck = tmp_path / "ck"
+    X = (np.random.default_rng(0).random((50, 6)) > 0.5).astype(float)
+    gl.VAE(latent_dim=2, hidden=(8,), epochs=1, verbose=False, device="cpu").fit(X).save(ck)
+    (ck / "notes.txt").write_text("mine")
+    res = subprocess.run([sys.executable, "-c", _KILLED_BETWEEN_RENAMES, str(ck)])
+    assert res.returncode == 9
+    assert [p.name for p in ck.glob(".genlearn-save-*")]  # the killed save's work folder
+    assert gl.load(ck).latent_dim == 3  # the new weights, with the config they were saved with
+    assert io.read_config(ck)["params"]["latent_dim"] == 3
+    gl.load(ck).save(ck)  # the next save tidies the work folder away, and nothing else
+    assert sorted(p.name for p in ck.iterdir()) == ["config.json", "notes.txt",
+                                                    "weights.safetensors"]

@@ -4,9 +4,10 @@
 version, the format version, the SHA-256 of the weights file and the model's JSON-able fitted
 state; ``weights.safetensors`` holds the tensors. A folder is written next to its destination
 and renamed into place (or, for an existing checkpoint, its two files replaced one by one with
-the old ones restored on error), so a crash or Ctrl-C never leaves a half-written checkpoint
-and never moves or deletes a file that genlearn did not write. One process writes a checkpoint
-folder at a time (:func:`checkpoint_lock`).
+the old ones restored on error; a process killed between the two renames leaves the new
+config in a work folder, which :func:`read_config` finds), so a crash or Ctrl-C never leaves a
+half-written checkpoint and never moves or deletes a file that genlearn did not write. One
+process writes a checkpoint folder at a time (:func:`checkpoint_lock`).
 """
 
 from __future__ import annotations
@@ -181,7 +182,9 @@ def _update_in_place(model, meta, tensors, path: Path, data) -> None:
     renames are atomic). The old weights are kept by a hard link (or a copy) until the config
     is in place; on any error the old weights return, so the folder holds the old checkpoint,
     whole, and every other file in it untouched."""
-    work = Path(tempfile.mkdtemp(prefix=".genlearn-save-", dir=path))
+    for stale in _work_folders(path):  # left by a killed save (we hold the lock)
+        shutil.rmtree(stale, ignore_errors=True)
+    work = Path(tempfile.mkdtemp(prefix=_WORK_PREFIX, dir=path))
     try:
         _write_files(model, meta, tensors, work, data)
         old_weights = path / WEIGHTS
@@ -281,7 +284,11 @@ def _release(lock: Path, fd: int) -> None:
 
 
 def read_config(path) -> dict:
-    """Read and check ``config.json`` of the checkpoint folder ``path``."""
+    """Read and check ``config.json`` of the checkpoint folder ``path``.
+
+    A save killed between its two renames (weights in place, config not yet) left the new
+    config in the folder's ``.genlearn-save-*`` work folder: that config, which matches the
+    weights, is returned (with a warning); the next save tidies the work folder away."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}: the path does not exist")
@@ -291,6 +298,34 @@ def read_config(path) -> dict:
     cfg_path = path / CONFIG
     if not cfg_path.is_file():
         raise CheckpointError(f"{path} is not a genlearn checkpoint: it has no {CONFIG}")
+    cfg = _parse_config(cfg_path, path)
+    interrupted = _work_folders(path)
+    if interrupted and (path / WEIGHTS).is_file():
+        sha = _sha256(path / WEIGHTS)
+        if sha != cfg["weights_sha256"]:
+            for work in interrupted:
+                try:
+                    newer = _parse_config(work / CONFIG, path)
+                except CheckpointError:
+                    continue
+                if newer["weights_sha256"] == sha:
+                    log.warning("%s: a save was interrupted before its config was renamed into "
+                                "place; using the config it left in %s", path, work.name)
+                    return newer
+    return cfg
+
+
+_WORK_PREFIX = ".genlearn-save-"
+_WORK_FILES = {CONFIG, WEIGHTS, "previous-weights"}
+
+
+def _work_folders(path: Path) -> list[Path]:
+    """Work folders that an interrupted save left in ``path`` (only genlearn's own names)."""
+    return sorted(d for d in path.glob(_WORK_PREFIX + "*") if d.is_dir() and not d.is_symlink()
+                  and {f.name for f in d.iterdir()} <= _WORK_FILES)
+
+
+def _parse_config(cfg_path: Path, path: Path) -> dict:
     try:
         cfg = json.loads(cfg_path.read_text())
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
