@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-MODELS = ("rnnrbm", "rnnnade", "lstm", "hmm", "bernoulli")
+MODELS = ("rnnrbm", "rnnnade", "lstm", "hmm", "bernoulli", "transformer")
 
 
 def add_parser(sub) -> None:
@@ -78,8 +78,10 @@ def _cmd_train(args) -> int:
               "hidden": args.hidden,
               "units": args.units, "n_states": args.states}
     params = {k: v for k, v in params.items() if v is not None}
-    if args.model in ("rnnrbm", "rnnnade", "lstm"):
+    if args.model in ("rnnrbm", "rnnnade", "lstm", "transformer"):
         params.update(seed=args.seed, verbose=not args.quiet)
+    if args.model == "transformer" and "units" in params:
+        params["n_embd"] = params.pop("units")
     report = app.train(args.corpus, args.model, args.out,
                        steps_per_quarter=args.steps_per_quarter, split_seed=args.seed,
                        **params)

@@ -19,6 +19,7 @@ from .data import load_corpus
 from .metrics import compare_sets, frame_accuracy
 from .midi import read_piece, write_midi
 from .render import audio_available, save_piano_roll, write_wav
+from .tokens import TokenFrameModel
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,12 @@ MODELS = {
                            "patience": 10}),
     "hmm": ("chord_hmm", {"n_states": 32, "n_iter": 200}),
     "bernoulli": ("key_bernoulli", {}),
+    # token models over the event encoding of music/tokens.py (no end symbol: frames are scored)
+    "transformer": ("transformer", {"n_layer": 2, "n_head": 4, "n_embd": 64, "block_size": 256,
+                                    "epochs": 20, "batch_size": 16, "lr": 2e-3, "dropout": 0.1,
+                                    "end_symbol": False, "verbose": False, "device": "cpu"}),
 }
+TOKEN_MODELS = ("transformer",)
 
 
 def steps_per_bar(steps_per_quarter: int) -> int:
@@ -61,19 +67,32 @@ def train(corpus: str = "bach", model: str = "rnnrbm", out="runs/music", *,
         raise ValueError(f"the corpus {corpus!r} has no training pieces")
     est = make_model(model, **params)
     t0 = time.perf_counter()
-    if rolls.valid and "valid" in type(est).fit.__code__.co_varnames:
+    extra = {}
+    if model in TOKEN_MODELS:
+        est = TokenFrameModel.fit(est.set_params(n_symbols=rolls.train[0].shape[1] + 1),
+                                  rolls.train)
+        extra = {"tokens": True, "max_per_frame": est.max_per_frame, "n_keys": est.n_keys}
+    elif rolls.valid and "valid" in type(est).fit.__code__.co_varnames:
         est.fit(rolls.train, valid=rolls.valid)
     else:
         est.fit(rolls.train)
     seconds = time.perf_counter() - t0
-    data = {"corpus": str(Path(corpus).resolve()) if Path(corpus).exists() else str(corpus),
+    named = str(corpus).lower() in ("bach", "jsb", "nottingham")
+    data = {**extra, "corpus": str(corpus) if named else str(Path(corpus).resolve()),
             "steps_per_quarter": rolls.steps_per_quarter, "seed": split_seed,
             "music_model": model, **{k: v for k, v in rolls.describe().items() if k != "split"}}
-    io.save(est, out, data=data)
+    io.save(est.model if model in TOKEN_MODELS else est, out, data=data)
     test = rolls.test or rolls.train
     return {"model": model, "corpus": rolls.name, "train_seconds": seconds,
             "test_nll_per_step": est.nll_per_step(test), "n_train": len(rolls.train),
-            "n_test": len(test), "estimator": est.log_prob_estimator(), "out": str(out)}
+            "n_test": len(test), "estimator": _estimator(est), "out": str(out)}
+
+
+def _estimator(model) -> str:
+    if isinstance(model, TokenFrameModel):
+        return ("exact log-probability of the canonical token sequence per frame (a lower "
+                "bound on the decoded frame's log p)")
+    return model.log_prob_estimator()
 
 
 def load_run(run):
@@ -82,7 +101,10 @@ def load_run(run):
     data = cfg.get("data") or {}
     if "steps_per_quarter" not in data:
         raise ValueError(f"{run} is not a music run (it was not written by genlearn music train)")
-    return io.load(run), data
+    model = io.load(run)
+    if data.get("tokens"):
+        model = TokenFrameModel(model, int(data["n_keys"]), int(data["max_per_frame"]))
+    return model, data
 
 
 def _write_piece(roll, out, spq: int, *, opening: int = 0, title: str = "") -> dict:
@@ -154,7 +176,7 @@ def evaluate(run, *, n_pieces: int | None = None, seed: int = 0) -> dict:
             "nll_per_step": float(-np.concatenate(steps).sum() / n),
             "continuation_nll_per_step": float(-np.concatenate(tails).sum()
                                                / sum(len(t) for t in tails)),
-            "estimator": model.log_prob_estimator(),
+            "estimator": _estimator(model),
             "frame_accuracy": frame_accuracy(np.concatenate(next_frame_predictions(model, test)),
                                              np.concatenate(test)),
             **stats}
