@@ -135,3 +135,22 @@ def test_data_digest_tells_inputs_apart():
     seqs = [np.arange(3), np.arange(4)]
     assert distributed_fit.data_digest(seqs) != distributed_fit.data_digest(seqs[::-1])
     assert distributed_fit.data_digest(["ab", "c"]) != distributed_fit.data_digest(["a", "bc"])
+
+
+def test_train_nproc_starts_torchrun_with_the_same_command(monkeypatch):
+    import subprocess
+
+    from genlearn.cli import main
+    from genlearn.training import launch
+
+    seen = []
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: seen.append(cmd)
+                        or subprocess.CompletedProcess(cmd, 3))
+    argv = ["train", "vae", "--data", "ring", "--nproc", "2", "--epochs", "1", "--nproc=2"]
+    assert main(argv) == 3  # torchrun's exit code
+    assert seen[0][1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                           "-m", "genlearn", "train", "vae", "--data", "ring", "--epochs", "1"]
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert launch.launched()  # a rank torchrun started does not start torchrun again

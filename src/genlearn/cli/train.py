@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from .. import datasets, io, registry
+from .. import datasets, distributed, io, registry
+from ..training import launch
 from ._common import (
     MODE_SAMPLES,
     add_data_flags,
@@ -45,6 +46,9 @@ def add_parser(subparsers) -> None:
         p.add_argument("--no-evaluate", dest="evaluate", action="store_false",
                        help="skip the held-out log-likelihood at the end")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--nproc", type=_count, default=1, metavar="N", help="train in N "
+                       "processes on this machine (starts torchrun: gloo on CPUs, NCCL with one "
+                       "GPU each); rank 0 writes --out")
         add_param_flags(p, cls)
         p.set_defaults(func=cmd_train)
 
@@ -82,15 +86,24 @@ def _check_out(out: Path, args, cls) -> None:
 
 
 def cmd_train(args) -> int:
+    if args.nproc > 1 and not launch.launched():  # torchrun runs this command N times
+        return launch.torchrun(args.nproc, getattr(args, "argv", sys.argv[1:]))
+    with launch.process_group(getattr(args, "param:device", "auto")):  # if torchrun started us
+        return _train(args)
+
+
+def _train(args) -> int:
     cls = registry.get(args.model)
     if args.labels and not cls.conditional:
         raise ValueError(f"--labels: {cls.__name__} is not a class-conditional model "
                          "(conditional=False)")
     params, cfg_data = collect_params(args, cls)
     out = Path(args.out or f"runs/{args.model}")
-    _check_out(out, args, cls)
+    if distributed.rank() == 0:  # only rank 0 writes --out
+        _check_out(out, args, cls)
     resuming = args.resume
-    saved_data = io.read_config(out).get("data") if resuming else None
+    saved = io.read_config(out) if resuming else {}
+    saved_data = saved.get("data")
     spec = data_spec(args, cfg_data, saved_data)
     if resuming:
         model = io.load(out)
@@ -110,9 +123,17 @@ def cmd_train(args) -> int:
         if train.image_shape is not None and "image_shape" in model_defaults(cls):
             params.setdefault("image_shape", tuple(train.image_shape))
         model = cls(**params, seed=spec["seed"], verbose=not args.quiet)
+    if distributed.rank() != 0:  # under torchrun: the same fit, writing nothing
+        return launch.fit_other_rank(args, cls, model, train, resuming)
     every = args.checkpoint_every
 
     with io.checkpoint_lock(out):  # a second training into --out stops here, at once
+        # the checks again, now that no other process can write --out: one may have finished
+        # writing it while this one loaded its data
+        _check_out(out, args, cls)
+        if resuming and io.read_config(out)["weights_sha256"] != saved["weights_sha256"]:
+            raise ValueError(f"--resume: another process rewrote {out} while this one was "
+                             "starting; run the command again")
         return _fit_and_report(args, cls, model, out, spec, train, test, resuming, every)
 
 
