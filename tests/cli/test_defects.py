@@ -301,3 +301,22 @@ def test_evaluate_when_the_training_file_is_gone_says_so(tmp_path, one_line_erro
     assert main(["evaluate", str(tmp_path / "run"), "--data", str(tmp_path / "e.npy"),
                  "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 8
+
+
+def test_a_training_that_finishes_first_is_not_overwritten_by_one_that_started_with_it(
+        tmp_path, monkeypatch, one_line_error, binary_digits):
+    """Two trainings into one new --out: both find it free; the first writes it while the
+    second loads its data. The second must check again under the lock and refuse."""
+    from genlearn.cli import _common
+
+    out = tmp_path / "run"
+    real_load = _common.load_data
+
+    def load_while_another_finishes(spec):
+        gl.VAE(latent_dim=3, hidden=(8,), epochs=1, verbose=False).fit(
+            binary_digits[0][:50]).save(out)
+        return real_load(spec)
+
+    monkeypatch.setattr("genlearn.cli.train.load_data", load_while_another_finishes)
+    one_line_error(["train", "vae", "--binarize", "--out", str(out), *TINY], "use --force")
+    assert gl.load(out).latent_dim == 3
