@@ -31,8 +31,10 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def reference(size: int, seed: int) -> mm.ReferenceStats:
+def reference(size: int, seed: int, wait: bool = False) -> mm.ReferenceStats:
     cache = ROOT / "runs" / f"moses_ref_{size}_{seed}"
+    while wait and not (cache / "ref.json").is_file():  # another process is computing it
+        time.sleep(10)
     if (cache / "ref.npz").is_file():
         ref = mm.ReferenceStats.__new__(mm.ReferenceStats)
         z = np.load(cache / "ref.npz")
@@ -67,6 +69,8 @@ def main(argv=None):
     ap.add_argument("--copier", action="store_true")
     ap.add_argument("--no-fcd", action="store_true")
     ap.add_argument("--tag", default=None)
+    ap.add_argument("--wait-ref", action="store_true", help="wait for the cached reference "
+                    "statistics that another run is computing")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()
@@ -88,7 +92,7 @@ def main(argv=None):
               flush=True)
         train = gen.train_smiles_
         tag = args.tag or Path(args.run).name
-    ref = reference(args.ref_size, args.seed)
+    ref = reference(args.ref_size, args.seed, args.wait_ref)
     t = time.time()
     m = mm.moses_metrics(draws, ref, train=train, fcd=not args.no_fcd)
     rec.update(metrics=m, metrics_s=time.time() - t, load_after=os.getloadavg())

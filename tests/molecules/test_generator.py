@@ -80,6 +80,10 @@ def test_reinvent_spends_exactly_its_budget_and_leaves_the_prior_alone(tiny_rnn)
     moved = any(not torch.equal(a, b) for a, b in zip(
         before, res.agent.model_.net_.parameters(), strict=True))
     assert moved
+    # a second run from the same prior trains too (the prior's parameters keep their grads)
+    again = reinvent(gen, Objective("logp"), budget=10, batch_size=8, seed=1)
+    assert again.oracle_calls == 10
+    assert all(p.requires_grad for p in gen.model_.net_.parameters())
 
 
 def test_reinvent_needs_an_autoregressive_model():

@@ -138,9 +138,11 @@ def reinvent(generator, objective, *, budget: int = 5000, batch_size: int = 64,
     agent_gen.model_ = agent = copy.deepcopy(model)
     prior.net_.eval()
     agent.net_.eval()  # no dropout noise in the likelihoods the loss compares
-    for p in prior.net_.parameters():
-        p.requires_grad_(False)
-    opt = torch.optim.Adam(agent.net_.parameters(), lr=lr)
+    # the prior is only read under no_grad, and the caller's model is left as it was
+    params = list(agent.net_.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(params, lr=lr)
     result = OptimizationResult(agent=agent_gen)
     memory: dict[str, tuple[np.ndarray, float]] = {}   # best molecules: ids and raw score
     step = 0
