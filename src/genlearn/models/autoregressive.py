@@ -40,10 +40,10 @@ from .._threads import check_threads, thread_policy
 from .._utils import check_common, check_float, check_int, check_n
 from ..sequences import SequenceModel, parse_sequences, vocabulary_size
 from ..training.epoch import EpochModel, EpochPlan
+from .seq_windows import IGNORE, Windows
 
 log = logging.getLogger(__name__)
 
-_IGNORE = -100  # cross-entropy's ignore_index for padded targets
 
 
 def _stride(window: int) -> int:
@@ -65,6 +65,8 @@ def filter_logits(logits: torch.Tensor, temperature=1.0, top_k=None, top_p=None)
     reaches p (nucleus sampling, Holtzman et al. 2020); the rest get -inf.
     """
     lp = torch.log_softmax(logits.double() / temperature, dim=-1)
+    if top_k is None and top_p is None:
+        return lp
     if top_k is not None and top_k < lp.shape[-1]:
         kth = lp.topk(top_k, dim=-1).values[:, -1:]
         lp = lp.masked_fill(lp < kth, -math.inf)
@@ -95,6 +97,16 @@ class AutoregressiveModel(SequenceModel, EpochModel):
     _TRAIN = ("n_symbols", "end_symbol", "block_size", "epochs", "batch_size", "lr",
               "weight_decay", "warmup", "min_lr_ratio", "grad_clip", "val_fraction", "patience",
               "max_time", "seed", "device", "verbose", "threads")
+
+    _CONTRACT_NET: dict = {}  # a subclass's tiny network for the contract suite
+
+    @classmethod
+    def _contract_example(cls) -> dict:
+        rng = np.random.default_rng(0)
+        X = [rng.integers(0, 3, size=int(rng.integers(5, 9))) for _ in range(12)]
+        params = dict(block_size=8, epochs=2, batch_size=4, warmup=2, verbose=False,
+                      device="cpu", **cls._CONTRACT_NET)
+        return {"params": params, "X": X, "sample": {"max_length": 6}}
 
     @abc.abstractmethod
     def _net_config(self, vocab_in: int, vocab_out: int):
@@ -246,11 +258,12 @@ class AutoregressiveModel(SequenceModel, EpochModel):
         start = context_start(t, W)
         logits, state = net(tokens[:, start:t])
         done = torch.zeros(n, dtype=torch.bool)
+        uniform = torch.rand(max_length, n, 1, generator=gen, dtype=torch.float64)
         for i in range(max_length):
             lp = filter_logits(logits[:, -1].cpu(), temperature, top_k, top_p)
-            u = torch.rand(n, 1, generator=gen, dtype=torch.float64)
-            cdf = lp.exp().cumsum(-1)
-            nxt = torch.searchsorted(cdf, u * cdf[:, -1:]).clamp_(max=lp.shape[1] - 1)[:, 0]
+            cdf = lp.exp().cumsum(-1)  # inverse-CDF draw: one uniform per symbol drawn
+            nxt = torch.searchsorted(cdf, uniform[i] * cdf[:, -1:])
+            nxt = nxt.clamp_(max=lp.shape[1] - 1)[:, 0]
             out = torch.where(done, -1, nxt)
             if self.end_symbol:
                 done |= nxt == self._eos
@@ -285,7 +298,7 @@ class AutoregressiveModel(SequenceModel, EpochModel):
                 raise ValueError("give max_length or length, not both")
             max_length = length
         self._check_fitted()
-        with self._threads():
+        with self._threads(), torch.inference_mode():
             cols = list(self.generate(n, max_length, prompt=prompt, temperature=temperature,
                                       top_k=top_k, top_p=top_p, seed=seed,
                                       use_cache=use_cache))
@@ -316,16 +329,16 @@ class AutoregressiveModel(SequenceModel, EpochModel):
             log.info("stopped after max_time=%s s at step %d", self.max_time, self.steps_)
             return self
 
-    def _check_data(self, X, y, *, continuing: bool) -> _Data:
+    def _check_data(self, X, y, *, continuing: bool) -> Windows:
         if continuing:
             parse_sequences(X, n_symbols=self.n_symbols_)
-            return _Data(X)
+            return Windows(X)
         self.n_symbols_ = vocabulary_size(np.concatenate(X), self.n_symbols)
         self.max_length_ = max(len(s) for s in X)
         self.config_ = self._net_config(self.n_symbols_ + 2,
                                         self.n_symbols_ + int(self.end_symbol)).to_dict()
         self.steps_ = 0
-        return _Data(X)
+        return Windows(X)
 
     def _data_meta(self) -> dict:
         return {"n_symbols_": self.n_symbols_, "max_length_": self.max_length_,
@@ -374,7 +387,7 @@ class AutoregressiveModel(SequenceModel, EpochModel):
         perm = np.random.default_rng(self.seed_).permutation(len(seqs))
         return [seqs[i] for i in perm[n_val:]], [seqs[i] for i in perm[:n_val]]
 
-    def _plan(self, data: _Data, start: int, gen=None) -> EpochPlan:
+    def _plan(self, data: Windows, start: int, gen=None) -> EpochPlan:
         train, data.val = self._split(data.seqs)
         data.prepare(self._rows(train), self.block_size, self.device_)
         self._total_steps = self.epochs * -(-len(data) // self.batch_size)
@@ -405,7 +418,7 @@ class AutoregressiveModel(SequenceModel, EpochModel):
         low = self.lr * self.min_lr_ratio
         return low + 0.5 * (self.lr - low) * (1.0 + math.cos(math.pi * frac))
 
-    def _train_step(self, data: _Data, idx: torch.Tensor, epoch: int) -> dict:
+    def _train_step(self, data: Windows, idx: torch.Tensor, epoch: int) -> dict:
         if self.max_time is not None and time.perf_counter() - self._t_start > self.max_time:
             raise _TimeUp
         tok, tgt, n_tokens = data.batch(idx, epoch, self.seed_)
@@ -416,7 +429,7 @@ class AutoregressiveModel(SequenceModel, EpochModel):
                             enabled=self.device_.type == "cuda"):
             logits, _ = self.net_(tok)
         loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1),
-                               ignore_index=_IGNORE)
+                               ignore_index=IGNORE)
         self.optimizer_.zero_grad(set_to_none=True)
         loss.backward()
         if self.grad_clip > 0:
@@ -453,46 +466,3 @@ class AutoregressiveModel(SequenceModel, EpochModel):
 
 class _TimeUp(Exception):
     """Raised by a step after ``max_time``; ``fit`` catches it."""
-
-
-class _Data:
-    """Training windows over token rows: (BOS, symbols, EOS) cut into windows of W + 1 tokens
-    (W inputs, W targets) whose offsets shift at random each epoch, from (seed, epoch)."""
-
-    def __init__(self, seqs):
-        self.seqs = seqs
-        self.val = []
-
-    def prepare(self, rows, window: int, device) -> None:
-        self.window, self.device = window, device
-        self.lens = np.array([len(r) for r in rows], dtype=np.int64)
-        self.offsets = np.concatenate(([0], np.cumsum(self.lens)[:-1]))
-        self.flat = torch.as_tensor(np.concatenate(rows), device=device)
-        per_row = np.maximum(1, -(-(self.lens - 1) // window))
-        self.row_of = np.repeat(np.arange(len(rows)), per_row)
-        self.k_of = np.arange(len(self.row_of)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-        self._epoch = None
-
-    def __len__(self) -> int:
-        return len(self.row_of)
-
-    def _starts(self, epoch: int, seed: int) -> None:
-        W, lens = self.window, self.lens
-        shift = 0
-        if lens.max() > W + 1:
-            shift = int(np.random.default_rng([seed, epoch]).integers(0, W))
-        self.starts = np.clip(self.k_of * W - shift, 0, np.maximum(lens[self.row_of] - 1 - W, 0))
-        self.wlen = np.minimum(W + 1, lens[self.row_of] - self.starts)
-        self._epoch = epoch
-
-    def batch(self, idx: torch.Tensor, epoch: int, seed: int):
-        """(inputs (B, L), targets (B, L) with padding as ``_IGNORE``, number of targets)."""
-        if self._epoch != epoch:
-            self._starts(epoch, seed)
-        sel = idx.numpy()
-        st, wl = self.starts[sel], self.wlen[sel]
-        ar = np.arange(int(wl.max()))
-        pos = self.offsets[self.row_of[sel], None] + st[:, None] + np.minimum(ar, wl[:, None] - 1)
-        tok = self.flat[torch.as_tensor(pos, device=self.device)]  # (B, L)
-        pad = torch.as_tensor(ar[None, 1:] >= wl[:, None], device=self.device)
-        return tok[:, :-1], tok[:, 1:].masked_fill(pad, _IGNORE), int((wl - 1).sum())

@@ -25,6 +25,8 @@ class RNN(AutoregressiveModel):
     """LSTM/GRU language model; ``tie_weights`` applies when ``n_embd == hidden`` (default
     ``n_embd=None`` means ``hidden``). See :class:`AutoregressiveModel` for training."""
 
+    _CONTRACT_NET = dict(n_layer=1, hidden=8)
+
     def __init__(self, cell="lstm", n_layer=2, hidden=256, n_embd=None, dropout=0.0,
                  tie_weights=True, n_symbols=None, end_symbol=True, block_size=128, epochs=10,
                  batch_size=32, lr=3e-3, weight_decay=0.0, warmup=50, min_lr_ratio=0.1,

@@ -146,7 +146,9 @@ class CausalSelfAttention(nn.Module):
             v = torch.cat((cache[1], v), dim=2)
         L = k.shape[2]
         drop = self.dropout if self.training else 0.0
-        if L == T:
+        if T == 1:  # one new query sees every key: no mask
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
+        elif L == T:
             y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=True)
         else:  # T new queries at positions L-T..L-1 see every cached key and the causal part
             mask = torch.ones(T, L, dtype=torch.bool, device=x.device).tril(L - T)

@@ -24,6 +24,8 @@ class Transformer(AutoregressiveModel):
     """Decoder-only Transformer; ``block_size`` is its attention window (and the training
     window). See :class:`AutoregressiveModel` for the training hyperparameters."""
 
+    _CONTRACT_NET = dict(n_layer=1, n_head=2, n_embd=8)
+
     def __init__(self, n_layer=4, n_head=4, n_embd=128, dropout=0.0, positions="learned",
                  tie_weights=True, n_symbols=None, end_symbol=True, block_size=128, epochs=10,
                  batch_size=32, lr=1e-3, weight_decay=0.1, warmup=100, min_lr_ratio=0.1,
