@@ -26,14 +26,16 @@ for table in ("credit_data", "mlc_churn", "breast_cancer"):
     for src, m in models:
         rs = [r for r in runs if r["model"] == m and r["source"] == src]
 
-        def mean(f):
+        def mean(f, rs=rs):
             return float(np.mean([f(r) for r in rs]))
         auc = [r["tstr"]["roc_auc"] for r in rs]
         spread = f" ± {np.std(auc):.3f}" if len(rs) > 1 else ""
         name = m if src == "genlearn" else f"ctgan {m.upper()}"
         print(f"| {name} | {len(rs)} | {np.mean(auc):.3f}{spread} | "
-              f"{mean(lambda r: r['tstr']['f1_macro']):.3f} | {mean(lambda r: r['column_shapes']):.3f} | "
-              f"{mean(lambda r: r['pair_trends']):.3f} | {mean(lambda r: r['detection']['accuracy']):.3f} | "
+              f"{mean(lambda r: r['tstr']['f1_macro']):.3f} | "
+              f"{mean(lambda r: r['column_shapes']):.3f} | "
+              f"{mean(lambda r: r['pair_trends']):.3f} | "
+              f"{mean(lambda r: r['detection']['accuracy']):.3f} | "
               f"{mean(lambda r: r['privacy']['exact_copies']):.3f} | "
               f"{mean(lambda r: r['privacy']['dcr_synthetic_median']):.4f} / "
               f"{mean(lambda r: r['privacy']['dcr_holdout_median']):.4f} | "

@@ -54,7 +54,7 @@ def test_mode_normalizer_finds_two_modes_and_inverts():
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(-5, 0.3, 400), rng.normal(5, 0.3, 600)])
     norm = ModeNormalizer().fit(x, seed=0)
-    big = sorted(m for m, w in zip(norm.means_, norm.weights_) if w > 0.1)
+    big = sorted(m for m, w in zip(norm.means_, norm.weights_, strict=True) if w > 0.1)
     assert len(big) == 2 and abs(big[0] + 5) < 0.2 and abs(big[1] - 5) < 0.2
     enc = norm.transform(x, rng)
     assert np.all(enc[:, 1:].sum(axis=1) == 1)

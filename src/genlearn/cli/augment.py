@@ -108,7 +108,7 @@ def _generate(args, data: str) -> int:
     if args.balance:
         per = [rows // len(classes) + (i < rows % len(classes)) for i in range(len(classes))]
         parts = [syn.sample(k, conditions={**conditions, args.target: c})
-                 for k, c in zip(per, classes) if k]
+                 for k, c in zip(per, classes, strict=True) if k]
         synth = pd.concat(parts, ignore_index=True)
     else:
         synth = syn.sample(rows, conditions=conditions or None)

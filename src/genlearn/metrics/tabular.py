@@ -162,13 +162,13 @@ def _encode(frames: list[pd.DataFrame], kinds: dict) -> tuple[list[np.ndarray], 
     mats, is_cat = [np.zeros((len(f), len(cols))) for f in frames], []
     for j, c in enumerate(cols):
         if kinds[c] in NUMERIC:
-            for m, f in zip(mats, frames):
+            for m, f in zip(mats, frames, strict=True):
                 m[:, j] = _numbers(f[c])
             is_cat.append(False)
         else:
             levels = sorted(set().union(*[set(_labels(f[c])) for f in frames]))
             lookup = {v: i for i, v in enumerate(levels)}
-            for m, f in zip(mats, frames):
+            for m, f in zip(mats, frames, strict=True):
                 m[:, j] = [lookup[v] for v in _labels(f[c])]
             # more levels than the booster's 255 bins: treat the codes as numbers
             is_cat.append(len(levels) <= 250)
@@ -318,7 +318,8 @@ def privacy(train_real, synth, holdout_real, kinds: dict | None = None, max_rows
     ds = closest_distances(s, train_real, kinds)
     dh = closest_distances(h, train_real, kinds)
     return {"exact_copies": copies,
-            "dcr_synthetic_median": float(np.median(ds)), "dcr_holdout_median": float(np.median(dh)),
+            "dcr_synthetic_median": float(np.median(ds)),
+            "dcr_holdout_median": float(np.median(dh)),
             "dcr_synthetic_p05": float(np.quantile(ds, 0.05)),
             "dcr_holdout_p05": float(np.quantile(dh, 0.05))}
 

@@ -23,8 +23,7 @@ import torch.nn.functional as F
 from scipy.special import ndtr, ndtri
 
 from ..training import run_epochs
-from .nets import (TabularCritic, TabularGenerator, TabularVAENet, log_frequency,
-                   one_hot_draw)
+from .nets import TabularCritic, TabularGenerator, TabularVAENet, log_frequency, one_hot_draw
 
 
 def _state_copy(modules) -> list[dict]:
@@ -32,7 +31,7 @@ def _state_copy(modules) -> list[dict]:
 
 
 def _load_copy(modules, states) -> None:
-    for m, s in zip(modules, states):
+    for m, s in zip(modules, states, strict=True):
         m.load_state_dict(s)
 
 
@@ -116,7 +115,7 @@ class GANBackend:
         # per discrete column: level of every row, rows of every level, sampling weights
         levels = [X[:, s:s + w].argmax(dim=1) for _, s, w in self.discrete]
         self.freq = [torch.bincount(lv, minlength=w).tolist()
-                     for lv, (_, _, w) in zip(levels, self.discrete)]
+                     for lv, (_, _, w) in zip(levels, self.discrete, strict=True)]
         # rows sorted by level, with each level's first position and count, per column
         order = [torch.argsort(lv, stable=True) for lv in levels]
         counts = [torch.tensor(f) for f in self.freq]
@@ -260,7 +259,7 @@ class CopulaBackend:
         Z = eps @ L.T
         width = sum(w for _, _, w in self.blocks)
         out = np.zeros((n, width))
-        for j, (act, s, w) in enumerate(self.blocks):
+        for j, (act, s, _w) in enumerate(self.blocks):
             if act == "softmax":
                 edges = np.cumsum(self.probs[j])[:-1]
                 k = np.searchsorted(edges, ndtr(Z[:, j]), side="right")

@@ -86,7 +86,7 @@ class CARTBackend:
             F[:, j] = arrays["values"][pick]
         width = sum(w for _, _, w in self.blocks)
         out = np.zeros((n, width))
-        for j, (act, s, w) in enumerate(self.blocks):
+        for j, (act, s, _w) in enumerate(self.blocks):
             if act == "softmax":
                 out[np.arange(n), s + F[:, j].astype(np.int64)] = 1.0
             else:

@@ -124,7 +124,8 @@ class NumericColumn(Column):
 
     kind = "continuous"
 
-    def fit(self, series: pd.Series, *, normalization: str = "mode", seed: int = 0) -> NumericColumn:
+    def fit(self, series: pd.Series, *, normalization: str = "mode",
+            seed: int = 0) -> NumericColumn:
         self.dtype = str(series.dtype)
         x = self._to_float(series)
         ok = ~np.isnan(x)

@@ -34,9 +34,10 @@ class ModeNormalizer:
         self.weight_threshold = weight_threshold
 
     def fit(self, x: np.ndarray, seed: int) -> ModeNormalizer:
+        import warnings
+
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.mixture import BayesianGaussianMixture
-        import warnings
 
         n_unique = len(np.unique(x))
         k = max(1, min(self.max_modes, n_unique))

@@ -81,7 +81,8 @@ class TabularSynthesizer(GenerativeModel):
     def __init__(self, model: str = "cart", *, epochs: int = 300, batch_size: int = 500,
                  lr: float | None = None, hidden: tuple[int, ...] = (128, 128),
                  latent_dim: int = 128, normalization: str = "auto", columns: dict | None = None,
-                 target: str | None = None, calibrate: bool = True, seed: int | None = 0, threads: int | None = 1, verbose: bool = False,
+                 target: str | None = None, calibrate: bool = True, seed: int | None = 0,
+                 threads: int | None = 1, verbose: bool = False,
                  device: str = "cpu"):
         self.model, self.epochs, self.batch_size, self.lr = model, epochs, batch_size, lr
         self.hidden, self.latent_dim, self.normalization = hidden, latent_dim, normalization
@@ -109,7 +110,8 @@ class TabularSynthesizer(GenerativeModel):
         if self.model in ("copula", "cart") and self.normalization == "mode":
             raise ValueError(f"normalization='mode' does not fit model={self.model!r}; it "
                              "needs one normal score per number: use 'quantile' or 'auto'")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+        if self.seed is not None and (isinstance(self.seed, bool)
+                                      or not isinstance(self.seed, int)):
             raise ValueError(f"seed must be an int or None; got {self.seed!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise ValueError(f"threads must be a positive int or None; got {self.threads!r}")
