@@ -106,6 +106,9 @@ def _write_csv(path: Path, header, rows) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the file gets the usual mode
         with os.fdopen(fd, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(header)
