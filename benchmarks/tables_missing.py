@@ -23,7 +23,8 @@ df = pd.read_csv(DATA)
 cols = [c for c in df.columns if df[c].isna().any()]
 out = {"real": {c: float(df[c].isna().mean()) for c in cols}, "load": os.getloadavg()[0]}
 for m in args.models:
-    synth = TabularSynthesizer(model=m, epochs=args.epochs, seed=0, threads=1).fit(df).sample(len(df))
+    syn = TabularSynthesizer(model=m, epochs=args.epochs, seed=0, threads=1).fit(df)
+    synth = syn.sample(len(df))
     out[m] = {c: float(synth[c].isna().mean()) for c in cols}
     assert list(synth.columns) == list(df.columns) and (synth.dtypes == df.dtypes).all()
 print(json.dumps(out, indent=1))
