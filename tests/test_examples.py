@@ -16,6 +16,8 @@ TINY_ARGS = {
     "molecules_qed.py": ["--epochs", "1", "--hidden", "16", "--samples", "50", "--budget", "20"],
     "rbm_digits.py": ["--epochs", "2", "--n-betas", "20"],
     "tabular_augment.py": ["--epochs", "2", "--rows", "200"],
+    "text_transformer.py": ["--chars", "4000", "--epochs", "1", "--n-layer", "1", "--n-embd",
+                            "16", "--block-size", "16", "--length", "20"],
     "vae_digits.py": ["--epochs", "2", "--k", "10"],
 }
 
