@@ -45,3 +45,26 @@ def test_augment_errors(tmp_path, capsys):
     latin.write_bytes("a,b\n\xe9,1\n\xe8,2\n".encode("latin-1"))
     assert main(["augment", str(latin), "-o", out]) == 1
     assert "is not UTF-8" in capsys.readouterr().err
+
+
+def test_augment_images(tmp_path, capsys):
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    idx = np.concatenate([np.flatnonzero(d.target == c)[:6] for c in (0, 1, 2)])
+    src = tmp_path / "d.npz"
+    np.savez(src, X=d.data[idx] / 16.0, y=d.target[idx])
+    out = tmp_path / "aug.npz"
+    assert main(["augment", "images", str(src), "--per-class", "4", "--epochs", "2",
+                 "-o", str(out)]) == 0
+    with np.load(out) as a:
+        assert a["X"].shape == (18 + 12, 64) and a["synthetic"].sum() == 12
+        assert np.array_equal(a["y"][18:], np.repeat([0, 1, 2], 4))
+        assert np.all((a["X"] >= 0) & (a["X"] <= 1))
+    assert main(["augment", "images", str(src), "--model", "cart", "-o",
+                 str(tmp_path / "x.npz")]) == 1
+    assert "does not make images" in capsys.readouterr().err
+    np.savez(src, X=d.data[:5] / 16.0, y=np.zeros(5, int))
+    assert main(["augment", "images", str(src), "-o", str(tmp_path / "y.npz")]) == 1
+    assert "1 class(es)" in capsys.readouterr().err
