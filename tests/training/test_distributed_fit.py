@@ -154,3 +154,18 @@ def test_train_nproc_starts_torchrun_with_the_same_command(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     assert launch.launched()  # a rank torchrun started does not start torchrun again
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without a GPU")
+def test_cuda_asked_for_without_a_gpu_is_a_clear_error():
+    with pytest.raises(ValueError, match="device='cuda' was asked for but PyTorch sees no CUDA"):
+        VAE(epochs=1, device="cuda", verbose=False).fit(_rows())
+
+
+def test_outside_torchrun_the_process_group_context_does_nothing(monkeypatch):
+    from genlearn.training import launch
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    with launch.process_group("cpu"):
+        assert not torch.distributed.is_initialized() and distributed.rank() == 0
+    assert launch.strip_nproc(["a", "--nproc", "3", "b", "--nproc=2"]) == ["a", "b"]
