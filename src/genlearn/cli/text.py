@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
                    help="BPE vocabulary (default 1024); for char, the most characters kept")
     t.add_argument("--chars", type=int, default=None, help="use the first N characters only")
     t.add_argument("--epochs", type=int, default=5, help="transformer/rnn epochs (default 5)")
+    t.add_argument("--max-minutes", type=float, default=None,
+                   help="transformer/rnn: stop training after this many minutes (the learning "
+                   "rate schedule follows the clock)")
     t.add_argument("--n-layer", type=int, default=4, help="transformer/rnn layers (default 4)")
     t.add_argument("--n-head", type=int, default=4, help="attention heads (default 4)")
     t.add_argument("--n-embd", type=int, default=128, help="transformer width (default 128)")
@@ -80,6 +83,7 @@ def _cmd_train(args) -> int:
                "block_size": args.block_size, "batch_size": args.batch_size,
                "dropout": args.dropout, "states": args.states, "order": args.order,
                "n_iter": args.iters, "seed": args.seed, "device": args.device,
+               "max_time": None if args.max_minutes is None else 60.0 * args.max_minutes,
                "verbose": not args.quiet}
     if args.lr is not None:
         options.update(lr=args.lr, lr_rnn=args.lr)

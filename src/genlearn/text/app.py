@@ -38,7 +38,8 @@ def _transformer(n_symbols, o):
     return Transformer(n_layer=o["n_layer"], n_head=o["n_head"], n_embd=o["n_embd"],
                        dropout=o["dropout"], block_size=o["block_size"], n_symbols=n_symbols,
                        end_symbol=False, epochs=o["epochs"], batch_size=o["batch_size"],
-                       lr=o["lr"], seed=o["seed"], device=o["device"], verbose=o["verbose"])
+                       lr=o["lr"], max_time=o["max_time"], seed=o["seed"], device=o["device"],
+                       verbose=o["verbose"])
 
 
 def _rnn(n_symbols, o):
@@ -46,8 +47,8 @@ def _rnn(n_symbols, o):
 
     return RNN(cell=o["cell"], n_layer=o["n_layer"], hidden=o["hidden"], dropout=o["dropout"],
                block_size=o["block_size"], n_symbols=n_symbols, end_symbol=False,
-               epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr_rnn"], seed=o["seed"],
-               device=o["device"], verbose=o["verbose"])
+               epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr_rnn"],
+               max_time=o["max_time"], seed=o["seed"], device=o["device"], verbose=o["verbose"])
 
 
 def _hmm(n_symbols, o):
@@ -71,7 +72,7 @@ BUILDERS = {"transformer": _transformer, "rnn": _rnn, "hmm": _hmm, "ngram": _ngr
 DEFAULTS = {"n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.1, "block_size": 128,
             "epochs": 5, "batch_size": 32, "lr": 2e-3, "lr_rnn": 3e-3, "cell": "lstm",
             "hidden": 256, "states": 128, "n_iter": 100, "floor": 1e-2, "order": 5, "seed": 0,
-            "device": "auto", "verbose": True}
+            "max_time": None, "device": "auto", "verbose": True}
 
 
 def _bits_per_char(model, seqs, n_chars: int) -> float:
