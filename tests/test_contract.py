@@ -88,7 +88,7 @@ def draw(model, ex, n: int, seed):
 
 def same(a, b) -> bool:
     if isinstance(a, list):
-        return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     return np.array_equal(a, b)
 
 
@@ -211,3 +211,21 @@ def test_epoch_callback_and_resume(name):
     if model.resumable:
         model.set_params(epochs=model.epochs + 1).fit(*fit_args(ex), resume=True)
         assert model.epochs_trained_ > epochs
+
+
+def test_not_fitted_error_is_scikit_learns():
+    assert issubclass(gl.NotFittedError, sklearn.exceptions.NotFittedError)
+
+
+# issue 10 defect 8, for the array-input models it covered (others may join the list)
+@pytest.mark.parametrize("name", [n for n in ("vae", "gan", "rbm", "dbn") if n in NAMES])
+def test_rows_models_refuse_sparse_input_and_accept_numeric_objects(name):
+    import scipy.sparse
+
+    model, ex = make(name)
+    X = np.asarray(ex["X"])
+    with pytest.raises((TypeError, ValueError), match="[Ss]parse"):
+        model.fit(scipy.sparse.csr_matrix(X.reshape(len(X), -1)))
+    as_objects = X.astype(object)  # numbers stored as Python objects, as pandas may hand over
+    fit_args_obj = (as_objects,) if ex["y"] is None else (as_objects, ex["y"].astype(object))
+    assert model.fit(*fit_args_obj) is model

@@ -10,24 +10,34 @@ import numpy as np
 
 
 def check_array(X, *, name: str = "X", n_features: int | None = None, domain: str = "real",
-                allow_3d: bool = True) -> tuple[np.ndarray, tuple[int, ...]]:
+                allow_3d: bool = True,
+                owner: str = "the model") -> tuple[np.ndarray, tuple[int, ...]]:
     """Validate a data array and flatten it to ``(n, d)`` float64.
 
     Returns the flat array and the per-example shape (``X.shape[1:]`` before flattening), so a
     model can hand samples back shaped like its training data. ``domain="unit"`` requires
-    values in [0, 1] (Bernoulli likelihoods), ``"real"`` only finiteness.
+    values in [0, 1] (Bernoulli likelihoods), ``"real"`` only finiteness. Sparse matrices are
+    refused with a message saying so; object arrays of numbers (e.g. from pandas) are
+    accepted. ``owner`` names the model in the feature-count error (scikit-learn's wording).
     """
     if X is None:
         raise ValueError(f"{name} is None; expected an array of shape (n_samples, n_features)")
+    if _is_sparse(X):
+        raise TypeError(f"{name} is a sparse matrix; sparse input is not supported: convert it "
+                        f"with {name}.toarray() (the models need dense rows)")
     try:
         arr = np.asarray(X)
     except Exception as exc:  # ragged nested lists and the like
         raise ValueError(f"{name} could not be read as an array: {exc}") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or np.issubdtype(arr.dtype, np.bool_)):
-        raise ValueError(f"{name} must be numeric; got an array of dtype {arr.dtype}")
+    if arr.dtype == object:
+        try:  # numbers stored as Python objects (pandas, lists of mixed ints and floats)
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError) as exc:  # float() names what it could not convert
+            raise type(exc)(f"{name} must be numeric; {exc}") from None
     if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real-valued; got complex numbers")
+        raise ValueError(f"Complex data not supported: {name} must be real-valued")
+    if not (np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)):
+        raise ValueError(f"{name} must be numeric; got an array of dtype {arr.dtype}")
     if arr.ndim == 1:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features); got a 1-D array of "
                          f"length {arr.shape[0]} (use X.reshape(-1, 1) for one feature)")
@@ -38,18 +48,27 @@ def check_array(X, *, name: str = "X", n_features: int | None = None, domain: st
     shape = tuple(int(s) for s in arr.shape[1:])
     flat = arr.reshape(arr.shape[0], -1).astype(np.float64, copy=False)
     if flat.shape[1] == 0:
-        raise ValueError(f"{name} has 0 features")
+        raise ValueError(f"{name} has 0 feature(s) (shape={flat.shape}) while a minimum of 1 is "
+                         "required.")
     if not np.all(np.isfinite(flat)):
         bad = int(np.sum(~np.isfinite(flat)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
     if n_features is not None and flat.shape[1] != n_features:
-        raise ValueError(f"{name} has {flat.shape[1]} features, but the model was fitted with "
-                         f"{n_features}")
+        raise ValueError(f"{name} has {flat.shape[1]} features, but {owner} is expecting "
+                         f"{n_features} features as input (it was fitted with {n_features})")
     if domain == "unit" and (flat.min() < 0.0 or flat.max() > 1.0):
         raise ValueError(f"{name} has values outside [0, 1] (min {flat.min():g}, max "
                          f"{flat.max():g}); the Bernoulli likelihood needs data in [0, 1]: "
                          "rescale or binarize it, or use likelihood='gaussian'")
     return flat, shape
+
+
+def _is_sparse(X) -> bool:
+    try:
+        import scipy.sparse
+    except ImportError:  # pragma: no cover - scipy comes with scikit-learn
+        return False
+    return scipy.sparse.issparse(X)
 
 
 def resolve_image_shape(data_shape: tuple[int, ...],
@@ -86,6 +105,12 @@ def check_n(n, name: str = "n") -> int:
 def check_labels(y, n: int, *, classes: np.ndarray | None = None, name: str = "y") -> np.ndarray:
     """Integer class labels of length ``n``; with ``classes``, only those seen in training."""
     arr = np.asarray(y)
+    if arr.dtype == object:  # labels stored as Python objects (pandas): numbers only
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"Unknown label type: {name} must hold integer class labels; got "
+                             "objects that are not numbers") from None
     if arr.ndim == 0:
         arr = np.full(n, arr)
     if arr.ndim != 1 or arr.shape[0] != n:
@@ -95,7 +120,8 @@ def check_labels(y, n: int, *, classes: np.ndarray | None = None, name: str = "y
                 arr == np.round(arr)):
             arr = arr.astype(np.int64)
         else:
-            raise ValueError(f"{name} must hold integer class labels; got dtype {arr.dtype}")
+            raise ValueError(f"Unknown label type: {name} must hold integer class labels; got "
+                             f"dtype {arr.dtype}")
     arr = arr.astype(np.int64)
     if classes is not None:
         unknown = np.setdiff1d(np.unique(arr), classes)

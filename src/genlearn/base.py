@@ -94,8 +94,8 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         if type(self).has_likelihood:  # pragma: no cover - check_capabilities prevents it
             raise NotImplementedError(f"{type(self).__name__} declares has_likelihood but "
                                       "does not implement log_prob")
-        raise TypeError(f"{type(self).__name__} defines no log-likelihood, so it has no "
-                        "log_prob or score; use evaluate(X) or sample-based metrics")
+        raise TypeError(f"{type(self).__name__} defines no likelihood, so it has no log_prob "
+                        "or score; use evaluate(X) or sample-based metrics (genlearn.metrics)")
 
     def score(self, X, y=None, **kwargs) -> float:
         """Mean :meth:`log_prob` over the examples of ``X`` (nats per example; higher is
@@ -140,12 +140,10 @@ class GenerativeModel(BaseEstimator, abc.ABC):
 
     # -- validation -----------------------------------------------------------------------
     def _validate_params(self) -> None:
-        """Raise ``ValueError`` naming the field for any bad hyperparameter."""
+        """Raise ``ValueError`` naming the field for any bad hyperparameter.
 
-    def set_params(self, **params):
-        super().set_params(**params)
-        self._validate_params()
-        return self
+        Called by ``fit`` (scikit-learn's convention: the constructor and ``set_params`` only
+        store, so ``clone`` and parameter searches never fail half-way)."""
 
     def __sklearn_is_fitted__(self) -> bool:
         return bool(getattr(self, "is_fitted_", False))

@@ -350,7 +350,8 @@ def _parse_config(cfg_path: Path, path: Path) -> dict:
 
 
 def _params_from_json(cls, params: dict) -> dict:
-    """JSON turns tuples into lists; give back tuples where the constructor's default is one."""
+    """JSON turns tuples into lists; give back tuples where the constructor's default is one
+    or the class names the parameter in ``_tuple_params`` (a tuple whose default is None)."""
     defaults = cls().get_params(deep=False)  # the constructor only stores its arguments
     out = {}
     for name, value in params.items():
@@ -358,7 +359,8 @@ def _params_from_json(cls, params: dict) -> dict:
             raise CheckpointError(f"checkpoint hyperparameter {name!r} is unknown to "
                                   f"{cls.__name__} in this genlearn version")
         default = defaults[name]
-        if isinstance(value, list) and isinstance(default, tuple):
+        if isinstance(value, list) and (isinstance(default, tuple)
+                                        or name in getattr(cls, "_tuple_params", ())):
             value = tuple(value)
         out[name] = value
     return out

@@ -33,8 +33,10 @@ def two_modes(n=2000, seed=0):
 
 
 def tiny(**kw):
+    # the "table" recipe's values pinned, so these 1-D runs do not get the low-dimensional one
     base = dict(latent_dim=4, hidden_g=(32, 32), hidden_d=(32, 32), epochs=2, batch_size=64,
-                verbose=False, device="cpu")
+                lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), pack=1, latent_categories=0,
+                lr_decay=0.0, fourier_scale=10.0, verbose=False, device="cpu")
     base.update(kw)
     return gl.GAN(**base)
 
@@ -348,7 +350,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="NaN or infinite"):
         tiny().fit(np.array([[0.0], [np.nan]] * 50))
     model = tiny().fit(X)
-    with pytest.raises(ValueError, match="2 features, but the model was fitted with 1"):
+    with pytest.raises(ValueError, match="2 features, but GAN is expecting 1 features as input"):
         model.evaluate(np.zeros((5, 2)))
     with pytest.raises(ValueError, match="fitted without labels"):
         model.sample(3, y=1)
@@ -389,3 +391,32 @@ def test_cli_trains_samples_and_evaluates_on_the_ring(tmp_path, capsys):
                                         gl.datasets.toy2d_std("ring"))
     assert shown["high_quality"] == expected["high_quality"]
     assert shown["modes_captured"] == expected["modes_captured"]
+
+
+# -- defaults by data shape (issue 10) ------------------------------------------------------------
+def test_defaults_follow_the_shape_of_the_data():
+    from genlearn.models.gan_recipes import RECIPES
+
+    rng = np.random.default_rng(0)
+    fast = dict(epochs=1, verbose=False, device="cpu")
+    points = gl.GAN(batch_size=64, **fast).fit(rng.normal(size=(128, 2)))
+    assert points.recipe_ == "low_dim"
+    assert points.settings_ == {**RECIPES["low_dim"], "batch_size": 64, "epochs": 1}  # explicit wins
+    assert points.get_params()["pack"] is None  # stored as given
+    assert points._n_fourier() == 128 and points._gp_weight() == 1.0
+    images = gl.GAN(batch_size=16, **fast).fit(rng.random((32, 8, 8)))
+    assert images.recipe_ == "image" and images._g_kind() == "dcgan"
+    assert images.settings_["latent_dim"] == 32 and images.settings_["lr_decay"] == 0.0
+    table = gl.GAN(batch_size=16, **fast).fit(rng.normal(size=(32, 5)))
+    assert table.recipe_ == "table" and table.settings_["latent_categories"] == 0
+    # the recipe is part of the checkpoint; an explicit value still wins on resume
+    points.set_params(lr_g=5e-4, epochs=2).fit(rng.normal(size=(128, 2)), resume=True)
+    assert points.settings_["lr_g"] == 5e-4 and points.settings_["lr_d"] == 1e-3
+
+
+def test_defaults_survive_a_checkpoint(tmp_path):
+    X = np.random.default_rng(1).normal(size=(128, 2))
+    model = gl.GAN(batch_size=64, epochs=1, verbose=False, device="cpu").fit(X)
+    loaded = gl.load(model.save(tmp_path / "g"))
+    assert loaded.recipe_ == "low_dim" and loaded.settings_ == model.settings_
+    np.testing.assert_array_equal(loaded.sample(20, seed=0), model.sample(20, seed=0))

@@ -293,7 +293,7 @@ def test_clone_and_params():
     with pytest.raises(gl.NotFittedError):
         twin.log_prob([[0, 1]])
     with pytest.raises(ValueError, match="order"):
-        model.set_params(order=0)
+        model.set_params(order=0).fit([[0, 1]])  # set_params stores; fit validates
 
 
 def test_hyperparameters_fixed_at_fit():

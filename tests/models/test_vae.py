@@ -321,7 +321,7 @@ def test_bad_hyperparameters_name_the_field(field, value, match):
     with pytest.raises(ValueError, match=match):
         model.fit(np.zeros((4, 64)))
     with pytest.raises(ValueError, match=match):
-        gl.VAE().set_params(**{field: value})
+        gl.VAE().set_params(**{field: value}).fit(np.zeros((4, 64)))
 
 
 def test_bad_data(binary_digits):

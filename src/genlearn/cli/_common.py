@@ -123,7 +123,9 @@ def collect_params(args, cls) -> tuple[dict, dict]:
         if dest.startswith("param:"):
             name = dest[6:]
             try:
-                params[name] = parse_value(text, defaults[name])
+                # a tuple parameter whose default is None (chosen by the data) parses as one
+                tuple_param = name in getattr(cls, "_tuple_params", ())
+                params[name] = parse_value(text, () if tuple_param else defaults[name])
             except ValueError as exc:
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag}: {exc}") from None

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,6 @@ import torch.nn.functional as F
 
 from .._threads import check_threads
 from .._utils import (
-    check_array,
     check_choice,
     check_common,
     check_float,
@@ -43,7 +41,9 @@ from .._utils import (
 from ..registry import register
 from ..training import EpochModel, EpochPlan
 from ..training.epoch import Rows
-from .gan_nets import ConvGenerator, Discriminator, MLPGenerator
+from .gan_nets import ConvGenerator, Discriminator, MLPGenerator, _losses, gradient_penalty
+from .gan_recipes import AUTO, RECIPES, choose_recipe, resolve
+from .gan_report import sample_metrics, write_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -57,43 +57,16 @@ CODE_SCALE = 30.0
 EXPLODING = 1e6  # a loss this large means the game has diverged
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor,
-                     pack: int = 1) -> torch.Tensor:
-    """E[(||grad_x critic(x_hat)||_2 - 1)^2] at x_hat = eps * real + (1 - eps) * fake.
-
-    ``real``, ``fake``: (B, D); ``eps``: (B / pack, 1), one mixing weight per packed group, so
-    x_hat lies on the segment between a real and a generated group. ``critic`` maps (B, D) to
-    one score per group; the gradient's norm is taken over the whole group (the critic's
-    input). Differentiable, so it can be minimised.
-    """
-    w = eps.repeat_interleave(pack, dim=0)  # (B, 1)
-    x_hat = (w * real + (1 - w) * fake).detach().requires_grad_(True)
-    scores = critic(x_hat)
-    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
-    norms = grad.reshape(grad.shape[0] // pack, -1).norm(dim=1)  # (B / pack,)
-    return ((norms - 1.0) ** 2).mean()
-
-
-def _losses(kind: str, s_real: torch.Tensor | None, s_fake: torch.Tensor):
-    """Discriminator loss (needs s_real) or generator loss (s_real is None), to minimise."""
-    if s_real is None:
-        if kind == "ns":
-            return F.softplus(-s_fake).mean()  # -log sigmoid(D(G(z)))
-        if kind == "lsgan":
-            return 0.5 * ((s_fake - 1.0) ** 2).mean()
-        return -s_fake.mean()  # wgan-gp, hinge
-    if kind == "ns":
-        return F.softplus(-s_real).mean() + F.softplus(s_fake).mean()
-    if kind == "wgan-gp":
-        return s_fake.mean() - s_real.mean()
-    if kind == "hinge":
-        return F.relu(1.0 - s_real).mean() + F.relu(1.0 + s_fake).mean()
-    return 0.5 * ((s_real - 1.0) ** 2).mean() + 0.5 * (s_fake ** 2).mean()  # lsgan
-
-
 @register("gan")
 class GAN(EpochModel):
     """Generative adversarial network: MLP or DCGAN networks, four losses, PacGAN, EMA.
+
+    Defaults by data shape: the hyperparameters marked "(recipe)" default to None, which
+    means the value of the recipe for the data (``genlearn.models.gan_recipes``): the
+    mode-covering recipe of benchmarks/gan_modes.py for <= 3 columns, the DCGAN recipe of
+    benchmarks/gan_digits.py for images, MLPs of 256-256-256 for other tables. An explicit
+    value wins; ``settings_`` holds the values used. So ``gl.GAN().fit(X)`` on 2-D points
+    trains what the mode-coverage benchmark measures (benchmarks/gan_defaults.py checks it).
 
     Parameters
     ----------
@@ -108,15 +81,15 @@ class GAN(EpochModel):
         None: the same kind as the (resolved) generator.
     loss : {"ns", "wgan-gp", "hinge", "lsgan"}
         Non-saturating logistic, Wasserstein with gradient penalty, hinge, least squares.
-    latent_dim : int
+    latent_dim : int (recipe)
         Size of the noise z ~ N(0, I).
-    hidden_g, hidden_d : tuple of int
+    hidden_g, hidden_d : tuple of int (recipe)
         Hidden widths of the MLP generator / discriminator.
     conv_channels : tuple of int
         DCGAN discriminator channels (the generator mirrors them, doubled).
-    lr_g, lr_d : float
+    lr_g, lr_d : float (recipe)
         Adam learning rates of generator and discriminator.
-    betas : tuple of two floats
+    betas : tuple of two floats (recipe)
         Adam's (beta1, beta2), shared by both.
     n_critic : int
         Discriminator steps per generator step (each on its own mini-batch).
@@ -129,29 +102,27 @@ class GAN(EpochModel):
         MLP discriminator only: feed it [sin(xW), cos(xW)] for this many random directions W ~
         N(0, fourier_scale^2) of the standardised data instead of x. None: 128 for data with
         at most 3 features (where a plain MLP cannot resolve narrow modes), else 0 (off).
-    fourier_scale : float
+    fourier_scale : float (recipe)
         Standard deviation of W: the finest detail the discriminator sees is about
         1 / fourier_scale data standard deviations.
     ema : float
         Decay of the moving average of G's weights used by :meth:`sample` (0: no average).
-    pack : int
+    pack : int (recipe)
         PacGAN packing degree m; must divide ``batch_size``.
-    latent_categories : int
+    latent_categories : int (recipe)
         0: the noise is z ~ N(0, I). C > 0: the generator also gets a one-hot code of a
         category drawn uniformly from C (scaled by 30 against the unit noise), so the noise is
         a mixture of C well-separated Gaussians (as in InfoGAN's categorical code or DeLiGAN's
-        mixture, without their extra terms). A
-        continuous map of one Gaussian cannot reach disconnected modes without putting samples
-        on the bridges between them; with a code, each category can go to its own mode. Use it
-        for well-separated modes in few dimensions (a few categories per mode); on the digits
-        it hurt: a DCGAN with 10 or 30 categories kept recall 0.00 / 0.11 against 0.76 without.
-    lr_decay : float
+        mixture, without their extra terms). A continuous map of one Gaussian cannot reach
+        disconnected modes without putting samples on the bridges between them; with a code,
+        each category can go to its own mode: for well-separated modes in few dimensions; on
+        the digits it hurt (a DCGAN with 10 / 30 categories: recall 0.00 / 0.11 against 0.76).
+    lr_decay : float (recipe)
         Share of the training steps at the end over which both learning rates fall linearly to
         zero (0: constant rates), planned over ``epochs``. The last updates are then small, so
-        samples settle onto the modes instead of jittering around them. Resuming continues the
-        schedule; resuming to a larger ``epochs`` plans the decay over the new total (the rates
-        rise again).
-    epochs, batch_size
+        samples settle onto the modes. Resuming continues the schedule; resuming to a larger
+        ``epochs`` plans the decay over the new total (the rates rise again).
+    epochs, batch_size (recipe)
         Passes over the data (counted in discriminator batches) and rows per D step.
     snapshots : str or None
         Folder for a PNG of samples after every epoch (a grid for images, a scatter plot for
@@ -172,12 +143,13 @@ class GAN(EpochModel):
     input_kind = "rows"
     conditional = True
     has_likelihood = False
+    _tuple_params = ("hidden_g", "hidden_d", "betas")  # None by default; tuples when given
 
-    def __init__(self, generator="auto", discriminator=None, loss="ns", latent_dim=8,
-                 hidden_g=(256, 256, 256), hidden_d=(256, 256, 256), conv_channels=(64, 128),
-                 lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), n_critic=1, gradient_penalty=None,
-                 spectral_norm=False, fourier_features=None, fourier_scale=10.0, ema=0.999,
-                 pack=1, latent_categories=0, lr_decay=0.0, epochs=100, batch_size=64,
+    def __init__(self, generator="auto", discriminator=None, loss="ns", latent_dim=None,
+                 hidden_g=None, hidden_d=None, conv_channels=(64, 128), lr_g=None, lr_d=None,
+                 betas=None, n_critic=1, gradient_penalty=None, spectral_norm=False,
+                 fourier_features=None, fourier_scale=None, ema=0.999, pack=None,
+                 latent_categories=None, lr_decay=None, epochs=None, batch_size=None,
                  snapshots=None, image_shape=None, seed=0, threads=None, device="auto",
                  verbose=True):
         self.generator = generator
@@ -221,20 +193,25 @@ class GAN(EpochModel):
         if self.discriminator is not None:
             check_choice(self.discriminator, "discriminator", ("mlp", "dcgan"))
         check_choice(self.loss, "loss", LOSSES)
-        check_int(self.latent_dim, "latent_dim", low=1)
+        # None: the recipe for the data's shape (gan_recipes), resolved at fit
+        given = {k: getattr(self, k) for k in AUTO if getattr(self, k) is not None}
+        check_int(given.get("latent_dim", 1), "latent_dim", low=1)
         for name in ("hidden_g", "hidden_d", "conv_channels"):
             value = getattr(self, name)
+            if value is None and name != "conv_channels":
+                continue
             if not isinstance(value, (tuple, list)):
                 raise ValueError(f"{name} must be a tuple of layer widths; got {value!r}")
             for h in value:
                 check_int(h, f"{name} (each width)", low=1)
         if not self.conv_channels:
             raise ValueError("conv_channels must not be empty")
-        check_float(self.lr_g, "lr_g", low=0.0, low_open=True)
-        check_float(self.lr_d, "lr_d", low=0.0, low_open=True)
-        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2); got {self.betas!r}")
-        for b in self.betas:
+        check_float(given.get("lr_g", 1.0), "lr_g", low=0.0, low_open=True)
+        check_float(given.get("lr_d", 1.0), "lr_d", low=0.0, low_open=True)
+        betas = given.get("betas", (0.5, 0.5))
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2); got {betas!r}")
+        for b in betas:
             check_float(b, "betas (each)", low=0.0, high=1.0, high_open=True)
         check_int(self.n_critic, "n_critic", low=1)
         if self.gradient_penalty is not None:
@@ -246,15 +223,16 @@ class GAN(EpochModel):
             raise ValueError(f"spectral_norm must be True or False; got {self.spectral_norm!r}")
         if self.fourier_features is not None:
             check_int(self.fourier_features, "fourier_features", low=0)
-        check_float(self.fourier_scale, "fourier_scale", low=0.0, low_open=True)
+        check_float(given.get("fourier_scale", 1.0), "fourier_scale", low=0.0, low_open=True)
         check_float(self.ema, "ema", low=0.0, high=1.0, high_open=True)
-        check_int(self.pack, "pack", low=1)
-        check_int(self.latent_categories, "latent_categories", low=0)
-        check_float(self.lr_decay, "lr_decay", low=0.0, high=1.0)
-        check_int(self.epochs, "epochs", low=1)
-        check_int(self.batch_size, "batch_size", low=1)
-        if self.batch_size % self.pack:
-            raise ValueError(f"pack={self.pack} must divide batch_size={self.batch_size}: the "
+        check_int(given.get("pack", 1), "pack", low=1)
+        check_int(given.get("latent_categories", 0), "latent_categories", low=0)
+        check_float(given.get("lr_decay", 0.0), "lr_decay", low=0.0, high=1.0)
+        check_int(given.get("epochs", 1), "epochs", low=1)
+        check_int(given.get("batch_size", 1), "batch_size", low=1)
+        pack, batch = given.get("pack"), given.get("batch_size")
+        if pack is not None and batch is not None and batch % pack:
+            raise ValueError(f"pack={pack} must divide batch_size={batch}: the "
                              "discriminator scores the batch in groups of pack samples")
         if self.snapshots is not None and not isinstance(self.snapshots, (str, Path)):
             raise ValueError(f"snapshots must be a folder path or None; got {self.snapshots!r}")
@@ -303,10 +281,26 @@ class GAN(EpochModel):
             self.center_ = flat.mean(0)
             self.scale_ = np.maximum(flat.std(0), 1e-8)
         self.g_steps_, self.loss_steps_ = 0, np.zeros((0, 2))
+        self.recipe_ = choose_recipe(flat.shape[1], self._g_kind() == "dcgan")
+
+    def _resolve_settings(self) -> None:
+        """``settings_``: the explicit hyperparameters, the recipe's where they are None."""
+        self.settings_ = resolve(self.recipe_, self.get_params())
+        batch, pack = self.settings_["batch_size"], self.settings_["pack"]
+        if batch % pack:
+            raise ValueError(f"pack={pack} must divide batch_size={batch}: the "
+                             "discriminator scores the batch in groups of pack samples")
+
+    def _s(self, name: str):
+        return self.settings_[name]
+
+    def _epochs(self) -> int:
+        return int(self.epochs if self.epochs is not None else RECIPES[self.recipe_]["epochs"])
 
     def _rows_data(self, flat: np.ndarray, labels) -> Rows:
-        if flat.shape[0] < self.pack:
-            raise ValueError(f"X has {flat.shape[0]} rows, fewer than pack={self.pack}")
+        self._resolve_settings()  # every fit: a value changed by set_params takes effect
+        if flat.shape[0] < self._s("pack"):
+            raise ValueError(f"X has {flat.shape[0]} rows, fewer than pack={self._s('pack')}")
         if self.snapshots is not None and self.image_shape_ is None and flat.shape[1] != 2:
             raise ValueError("snapshots draws image grids or 2-D scatter plots; this data is "
                              "neither (pass image_shape for images)")
@@ -330,25 +324,26 @@ class GAN(EpochModel):
         K = 0 if self.classes_ is None else len(self.classes_)
         D = self.n_features_in_
         if self._g_kind() == "mlp":
-            G = MLPGenerator(self._code_dim(), K, tuple(self.hidden_g), D, self.tanh_)
+            G = MLPGenerator(self._code_dim(), K, tuple(self._s("hidden_g")), D, self.tanh_)
         else:
             channels = tuple(2 * c for c in self.conv_channels[::-1])
             G = ConvGenerator(self._code_dim(), K, self.image_shape_, channels, self.tanh_)
         self.g_net_ = G.to(self.device_)
-        self.d_net_ = Discriminator(self._d_kind(), D, K, self.pack, tuple(self.hidden_d),
+        self.d_net_ = Discriminator(self._d_kind(), D, K, self._s("pack"),
+                                    tuple(self._s("hidden_d")),
                                     self.image_shape_, tuple(self.conv_channels),
                                     self.spectral_norm, self._n_fourier(),
-                                    float(self.fourier_scale)).to(self.device_)
+                                    float(self._s("fourier_scale"))).to(self.device_)
         self.g_ema_ = copy.deepcopy(self.g_net_).eval()
         for p in self.g_ema_.parameters():
             p.requires_grad_(False)
         self._ema_params = list(self.g_ema_.parameters())
         self._g_params = list(self.g_net_.parameters())
-        betas = tuple(float(b) for b in self.betas)
+        betas = tuple(float(b) for b in self._s("betas"))
         # foreach: one fused update per optimizer step (small networks are overhead-bound)
-        self.opt_g_ = torch.optim.Adam(self.g_net_.parameters(), lr=self.lr_g, betas=betas,
+        self.opt_g_ = torch.optim.Adam(self.g_net_.parameters(), lr=self._s("lr_g"), betas=betas,
                                        foreach=True)
-        self.opt_d_ = torch.optim.Adam(self.d_net_.parameters(), lr=self.lr_d, betas=betas,
+        self.opt_d_ = torch.optim.Adam(self.d_net_.parameters(), lr=self._s("lr_d"), betas=betas,
                                        foreach=True)
 
     @torch.no_grad()
@@ -361,12 +356,12 @@ class GAN(EpochModel):
             be.copy_(b)
 
     def _code_dim(self) -> int:
-        return int(self.latent_dim) + int(self.latent_categories)
+        return int(self._s("latent_dim")) + int(self._s("latent_categories"))
 
     def _noise(self, n: int, gen: torch.Generator | None = None) -> torch.Tensor:
         """(n, latent_dim + latent_categories): Gaussian noise, then the one-hot category."""
-        z = torch.randn((n, self.latent_dim), generator=gen, device=self.device_)
-        C = int(self.latent_categories)
+        z = torch.randn((n, self._s("latent_dim")), generator=gen, device=self.device_)
+        C = int(self._s("latent_categories"))
         if not C:
             return z
         k = torch.randint(C, (n,), generator=gen, device=self.device_)
@@ -378,7 +373,7 @@ class GAN(EpochModel):
                 "opt_d": self.opt_d_}
 
     def _extra_state(self) -> tuple[dict, dict]:
-        meta = {"tanh_": self.tanh_, "g_steps_": self.g_steps_}
+        meta = {"tanh_": self.tanh_, "g_steps_": self.g_steps_, "recipe_": self.recipe_}
         tensors = {"center": torch.as_tensor(self.center_), "scale": torch.as_tensor(self.scale_),
                    "loss_steps": torch.as_tensor(self.loss_steps_, dtype=torch.float64)}
         return meta, tensors
@@ -386,6 +381,8 @@ class GAN(EpochModel):
     def _set_extra_state(self, meta: dict, tensors: dict) -> None:
         self.tanh_ = bool(meta["tanh_"])
         self.g_steps_ = int(meta["g_steps_"])
+        self.recipe_ = meta["recipe_"]
+        self._resolve_settings()
         self.center_ = tensors["center"].double().numpy()
         self.scale_ = tensors["scale"].double().numpy()
         self.loss_steps_ = tensors["loss_steps"].double().numpy().reshape(-1, 2)
@@ -397,7 +394,7 @@ class GAN(EpochModel):
         return super()._work_size(plan)
 
     def _plan(self, data: Rows, start: int, gen: torch.Generator) -> EpochPlan:
-        B = self.batch_size
+        B = self._s("batch_size")
         # one step = n_critic discriminator batches and a generator batch; drop_last: whole
         # batches only
         self._steps_per_epoch = max(len(data) // (B * self.n_critic), 1)
@@ -413,17 +410,17 @@ class GAN(EpochModel):
         # step, so a changed lr_g / lr_d or lr_decay=0 takes effect.
         if self._epoch_first_step[0] != epoch:
             self._epoch_first_step = (epoch, self.g_steps_)
-        total = self.epochs * self._steps_per_epoch
+        total = self._epochs() * self._steps_per_epoch
         t = epoch * self._steps_per_epoch + (self.g_steps_ - self._epoch_first_step[1])
-        decay_steps = float(self.lr_decay) * total
+        decay_steps = float(self._s("lr_decay")) * total
         left = total - t
         f = 1.0 if left >= decay_steps else max(left, 0) / decay_steps
-        for opt, lr in ((self.opt_g_, self.lr_g), (self.opt_d_, self.lr_d)):
+        for opt, lr in ((self.opt_g_, self._s("lr_g")), (self.opt_d_, self._s("lr_d"))):
             for group in opt.param_groups:
                 group["lr"] = lr * f
 
     def _d_step(self, x_real: torch.Tensor, c: torch.Tensor) -> float:
-        m, gp = self.pack, self._gp_weight()
+        m, gp = self._s("pack"), self._gp_weight()
         z = self._noise(x_real.shape[0])
         with torch.no_grad():
             x_fake = self.g_net_(z, c)
@@ -440,7 +437,7 @@ class GAN(EpochModel):
 
     def _train_step(self, data: Rows, idx: torch.Tensor, epoch: int) -> dict:
         # one generator step after n_critic discriminator steps, each on B rows of idx
-        B, m = self.batch_size, self.pack
+        B, m = self._s("batch_size"), self._s("pack")
         self.g_net_.train()
         self._set_lr(epoch)
         loss_d = []
@@ -466,19 +463,7 @@ class GAN(EpochModel):
         self.loss_steps_ = np.concatenate([self.loss_steps_, steps])
         self._epoch_losses = []
         if self.snapshots is not None:
-            self._write_snapshot(epoch)
-
-    def _write_snapshot(self, epoch: int) -> None:
-        from .. import viz
-
-        y = None if self.classes_ is None else np.resize(self.classes_, 64)
-        path = Path(self.snapshots) / f"epoch_{epoch:04d}.png"
-        if self.image_shape_ is not None:
-            viz.save_image_grid(self.sample(64, y=y, seed=0), path, image_shape=self.image_shape_,
-                                title=f"epoch {epoch}")
-            return
-        y = None if self.classes_ is None else np.resize(self.classes_, 1000)
-        viz.save_scatter(self.sample(1000, y=y, seed=0), path, title=f"epoch {epoch}")
+            write_snapshot(self, self.snapshots, epoch)
 
     # -- inference ------------------------------------------------------------------------
     @torch.no_grad()
@@ -501,19 +486,6 @@ class GAN(EpochModel):
             x = np.clip(x, 0.0, 1.0)  # tanh's range maps to [0, 1] up to rounding
         return x.reshape(n, *self.data_shape_)
 
-    def log_prob(self, X, y=None):
-        """A GAN defines no likelihood: this raises ``TypeError``.
-
-        Judge a GAN by its samples instead: :meth:`evaluate`, and ``genlearn.metrics``
-        (``mode_coverage`` for mixtures with known modes).
-        """
-        raise TypeError("a GAN defines no likelihood, so it has no log_prob or score; use "
-                        "sample-based metrics instead: GAN.evaluate(X) or genlearn.metrics "
-                        "(e.g. mode_coverage)")
-
-    def log_prob_estimator(self) -> str:
-        return "none (a GAN defines no likelihood)"
-
     def evaluate(self, X, y=None, *, seed=0) -> dict:
         """Sample-based metrics against held-out rows ``X``, from as many samples as rows.
 
@@ -522,16 +494,4 @@ class GAN(EpochModel):
         feature space is better: see ``genlearn.metrics.digit_features``). ``y``: the held-out
         labels of a conditional model, reused for the samples.
         """
-        from ..metrics import StandardizedFeatures, frechet_distance, prdc
-
-        self._check_fitted()
-        flat, _ = check_array(X, n_features=self.n_features_in_)
-        n = flat.shape[0]
-        fake = self.sample(n, y=y, seed=seed).reshape(n, -1)
-        space = StandardizedFeatures(flat)
-        real_f, fake_f = space(flat), space(fake)
-        out = {"estimator": self.log_prob_estimator(), "n": int(n),
-               "features": space.describe(), "frechet_distance": frechet_distance(real_f, fake_f)}
-        if n > 5:
-            out.update(prdc(real_f, fake_f, k=5))
-        return out
+        return sample_metrics(self, X, y, seed=seed)

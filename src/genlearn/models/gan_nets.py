@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
 
@@ -138,3 +139,38 @@ class Discriminator(nn.Module):
         if self.project is not None:
             out = out + (self.project(c_packed) * h).sum(1)
         return out
+
+
+# -- the losses ---------------------------------------------------------------------------
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor,
+                     pack: int = 1) -> torch.Tensor:
+    """E[(||grad_x critic(x_hat)||_2 - 1)^2] at x_hat = eps * real + (1 - eps) * fake.
+
+    ``real``, ``fake``: (B, D); ``eps``: (B / pack, 1), one mixing weight per packed group, so
+    x_hat lies on the segment between a real and a generated group. ``critic`` maps (B, D) to
+    one score per group; the gradient's norm is taken over the whole group (the critic's
+    input). Differentiable, so it can be minimised.
+    """
+    w = eps.repeat_interleave(pack, dim=0)  # (B, 1)
+    x_hat = (w * real + (1 - w) * fake).detach().requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norms = grad.reshape(grad.shape[0] // pack, -1).norm(dim=1)  # (B / pack,)
+    return ((norms - 1.0) ** 2).mean()
+
+
+def _losses(kind: str, s_real: torch.Tensor | None, s_fake: torch.Tensor):
+    """Discriminator loss (needs s_real) or generator loss (s_real is None), to minimise."""
+    if s_real is None:
+        if kind == "ns":
+            return F.softplus(-s_fake).mean()  # -log sigmoid(D(G(z)))
+        if kind == "lsgan":
+            return 0.5 * ((s_fake - 1.0) ** 2).mean()
+        return -s_fake.mean()  # wgan-gp, hinge
+    if kind == "ns":
+        return F.softplus(-s_real).mean() + F.softplus(s_fake).mean()
+    if kind == "wgan-gp":
+        return s_fake.mean() - s_real.mean()
+    if kind == "hinge":
+        return F.relu(1.0 - s_real).mean() + F.relu(1.0 + s_fake).mean()
+    return 0.5 * ((s_real - 1.0) ** 2).mean() + 0.5 * (s_fake ** 2).mean()  # lsgan

@@ -25,7 +25,6 @@ import math
 
 import numpy as np
 import torch
-from torch import nn
 
 from .._threads import check_threads
 from .._utils import (
@@ -212,7 +211,8 @@ class VAE(EpochModel):
         return "unit" if self.likelihood == "bernoulli" else "real"
 
     def _check_X(self, X) -> np.ndarray:
-        flat, _ = check_array(X, n_features=self.n_features_in_, domain=self._domain())
+        flat, _ = check_array(X, n_features=self.n_features_in_, domain=self._domain(),
+                              owner="VAE")
         return flat
 
     def _describe_rows(self, flat: np.ndarray) -> None:

@@ -55,8 +55,8 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -136,10 +136,10 @@ class EpochModel(GenerativeModel):
         self._validate_params()
         distributed_fit.check_inputs(X, y)  # every rank the same data (no-op in one process)
         continuing = bool(resume) and getattr(self, "is_fitted_", False)
-        if continuing and self.epochs_trained_ >= self.epochs:
+        if continuing and self.epochs_trained_ >= self._epochs():
             log.warning("resume: the model has already trained %d epochs and epochs=%d; "
                         "nothing to do (raise epochs to train more)", self.epochs_trained_,
-                        self.epochs)
+                        self._epochs())
             return self
         if not continuing:
             self.device_ = resolve_device(self.device)
@@ -182,7 +182,7 @@ class EpochModel(GenerativeModel):
         self.is_fitted_ = True  # the initial weights are a valid (if poor) model
         try:
             self.stop_reason_ = run_epochs(
-                start_epoch=start, epochs=self.epochs, n_rows=len(plan.data),
+                start_epoch=start, epochs=self._epochs(), n_rows=len(plan.data),
                 batch_size=plan.batch_size, generator=gen,
                 step=lambda idx, epoch: self._train_step(plan.data, idx, epoch),
                 history=self.history_, snapshot=self._snapshot, restore=self._restore,
@@ -202,6 +202,11 @@ class EpochModel(GenerativeModel):
     # -- hooks with defaults ----------------------------------------------------------------
     def _plan(self, data, start: int, gen: torch.Generator) -> EpochPlan:
         return EpochPlan(data=data, batch_size=int(self.batch_size))
+
+    def _epochs(self) -> int:
+        """The number of epochs to train to (a model whose default depends on the data
+        overrides it)."""
+        return int(self.epochs)
 
     def _end_epoch(self, epoch: int, record: dict) -> None:
         """Bookkeeping after a finished epoch (before the user's callback)."""
@@ -241,7 +246,7 @@ class EpochModel(GenerativeModel):
         return "real"
 
     def _check_data(self, X, y, *, continuing: bool):
-        flat, data_shape = check_array(X, domain=self._domain(),
+        flat, data_shape = check_array(X, domain=self._domain(), owner=type(self).__name__,
                                        n_features=self.n_features_in_ if continuing else None)
         if continuing:
             if (y is None) != (getattr(self, "classes_", None) is None):
