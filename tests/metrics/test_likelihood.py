@@ -8,19 +8,42 @@ from genlearn.base import GenerativeModel
 from genlearn.metrics import log_likelihood
 
 
-class _Gaussian(GenerativeModel):
+class _Fixed(GenerativeModel):
+    """The contract's abstract methods, filled in for a model that is never trained here."""
+
+    input_kind, conditional, resumable, epoch_trained = "rows", False, False, False
+    has_likelihood = True
+
+    def fit(self, X, y=None):
+        return self
+
+    def sample(self, n, seed=None):
+        raise NotImplementedError
+
+    def _get_state(self):
+        return {}, {}
+
+    def _set_state(self, meta, tensors):
+        pass
+
+
+class _Gaussian(_Fixed):
     """A fixed standard normal in d dimensions (exact log-likelihood)."""
 
     def log_prob(self, X):
         return norm.logpdf(np.asarray(X)).sum(1)
 
 
-class _NoLikelihood(GenerativeModel):
+class _NoLikelihood(_Fixed):
     """The base class's log_prob raises TypeError("... defines no log-likelihood")."""
 
+    has_likelihood = False
 
-class _GANLike(GenerativeModel):
+
+class _GANLike(_Fixed):
     """Names no estimator; its log_prob must not even be called."""
+
+    has_likelihood = False
 
     def log_prob_estimator(self):
         return "none (no likelihood here)"
@@ -47,7 +70,7 @@ def test_a_family_without_likelihood_is_reported_not_raised():
 
 
 def test_other_type_errors_propagate():
-    class Broken(GenerativeModel):
+    class Broken(_Fixed):
         def log_prob(self, X):
             raise TypeError("unsupported operand")
 

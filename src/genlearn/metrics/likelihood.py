@@ -21,17 +21,13 @@ def log_likelihood(model, X, **kwargs) -> dict:
     likelihood, ``log_likelihood`` and ``log_likelihood_se`` are None and ``estimator`` says
     "none". ``kwargs`` go to ``log_prob`` (e.g. ``k=`` for the VAE).
     """
-    none = {"log_likelihood": None, "log_likelihood_se": None,
-            "estimator": "none (the family defines no likelihood)", "n": len(X)}
-    estimator = model.log_prob_estimator()
-    if estimator.lower().startswith("none"):
-        return {**none, "estimator": estimator}
-    try:
-        lp = np.asarray(model.log_prob(X, **kwargs), dtype=np.float64)
-    except TypeError as exc:  # the base class's log_prob: "... defines no log-likelihood"
-        if "likelihood" in str(exc):
-            return none
-        raise
+    if not type(model).has_likelihood:  # the capability, declared on the class
+        estimator = model.log_prob_estimator()
+        if not estimator.lower().startswith("none"):
+            estimator = "none (the family defines no likelihood)"
+        return {"log_likelihood": None, "log_likelihood_se": None, "estimator": estimator,
+                "n": len(X)}
+    lp = np.asarray(model.log_prob(X, **kwargs), dtype=np.float64)
     n = lp.shape[0]
     se = float(lp.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
     return {"log_likelihood": float(lp.mean()), "log_likelihood_se": se,
