@@ -194,7 +194,7 @@ class GenerativeModel(BaseEstimator, abc.ABC):
         - ``"params"``: constructor keywords that train in well under a second (few epochs,
           tiny networks, ``verbose=False``, ``device="cpu"``);
         - ``"X"``: training data of the model's ``input_kind`` (rows: an array; sequences: a
-          list of 1-D integer arrays), a few dozen examples;
+          list of 1-D integer arrays, or of (T, D) frames), a few dozen examples;
         - ``"y"``: labels for a ``conditional`` model (optional);
         - ``"sample"``: extra keywords for ``sample`` besides ``n`` and ``seed`` (e.g.
           ``{"length": 6}`` for sequences; optional).

@@ -401,7 +401,8 @@ def test_defaults_follow_the_shape_of_the_data():
     fast = dict(epochs=1, verbose=False, device="cpu")
     points = gl.GAN(batch_size=64, **fast).fit(rng.normal(size=(128, 2)))
     assert points.recipe_ == "low_dim"
-    assert points.settings_ == {**RECIPES["low_dim"], "batch_size": 64, "epochs": 1}  # explicit wins
+    # an explicit setting wins over the recipe
+    assert points.settings_ == {**RECIPES["low_dim"], "batch_size": 64, "epochs": 1}
     assert points.get_params()["pack"] is None  # stored as given
     assert points._n_fourier() == 128 and points._gp_weight() == 1.0
     images = gl.GAN(batch_size=16, **fast).fit(rng.random((32, 8, 8)))

@@ -12,5 +12,5 @@ from .rnnrbm import RNNNADE, RNNRBM
 from .transformer import Transformer
 from .vae import VAE
 
-__all__ = ["ChordHMM", "DBN", "FrameRNN", "GAN", "HMM", "KeyBernoulli", "NGram", "RBM", "RNNNADE", "RNNRBM", "VAE", "RNN",
-           "Transformer"]
+__all__ = ["DBN", "GAN", "HMM", "RBM", "RNN", "RNNNADE", "RNNRBM", "VAE", "ChordHMM", "FrameRNN",
+           "KeyBernoulli", "NGram", "Transformer"]

@@ -49,12 +49,25 @@ def _bernoulli_log(rolls, p) -> list[np.ndarray]:
     return [r @ lp + (1 - r) @ lq for r in rolls]
 
 
+def contract_rolls(n: int = 12, keys: int = 6, seed: int = 0) -> list:
+    """Tiny random piano rolls (pieces of 5-8 frames over ``keys`` keys) for the contract suite."""
+    rng = np.random.default_rng(seed)
+    return [(rng.random((int(rng.integers(5, 9)), keys)) < 0.3).astype(np.float64)
+            for _ in range(n)]
+
+
 class _FrameModel(GenerativeModel):
     input_kind = "sequences"
     conditional = False
     has_likelihood = True
     resumable = False
     epoch_trained = False
+    _CONTRACT_PARAMS: dict = {}
+
+    @classmethod
+    def _contract_example(cls) -> dict:
+        return {"params": dict(cls._CONTRACT_PARAMS), "X": contract_rolls(),
+                "sample": {"length": 6}}
 
     def log_prob(self, X) -> np.ndarray:
         """Exact log-likelihood of each piece (nats), the sum of :meth:`log_prob_steps`."""
@@ -113,6 +126,8 @@ class KeyBernoulli(_FrameModel):
 @register("chord_hmm")
 class ChordHMM(_FrameModel):
     """HMM over chord symbols with an OTHER symbol spread by independent keys (see module)."""
+
+    _CONTRACT_PARAMS = {"n_states": 2, "n_iter": 3, "min_count": 1}
 
     def __init__(self, n_states=16, min_count=2, n_iter=100, floor=1e-3, seed=0,
                  verbose=False):

@@ -84,6 +84,13 @@ class FrameRNN(GenerativeModel):
     epoch_trained = True
     default_output = "bernoulli"
 
+    @classmethod
+    def _contract_example(cls) -> dict:
+        from .frame_baselines import contract_rolls
+
+        params = dict(units=8, hidden=4, epochs=2, batch_size=4, seed=0, verbose=False)
+        return {"params": params, "X": contract_rolls(), "sample": {"length": 6}}
+
     def __init__(self, units=150, layers=1, cell="lstm", output=None, hidden=150,
                  epochs=30, batch_size=16, lr=1e-3, dropout=0.0, clip=1.0, patience=None,
                  cd_k=0, max_time=None, threads=None, seed=None, device="cpu", verbose=False):
