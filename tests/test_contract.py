@@ -231,3 +231,10 @@ def test_rows_models_refuse_sparse_input_and_accept_numeric_objects(name):
     as_objects = X.astype(object)  # numbers stored as Python objects, as pandas may hand over
     fit_args_obj = (as_objects,) if ex["y"] is None else (as_objects, ex["y"].astype(object))
     assert model.fit(*fit_args_obj) is model
+
+
+@pytest.mark.parametrize("name", ["vae", "gan", "rbm", "transformer"])
+def test_a_seed_too_large_for_torch_is_a_clear_error(name):
+    model, ex = make(name, seed=2**70)
+    with pytest.raises(ValueError, match="seed must be below 2\\*\\*32"):
+        model.fit(*fit_args(ex))

@@ -165,6 +165,8 @@ def check_common(model) -> None:
                    for s in shape)):
         raise ValueError(f"image_shape must be (height, width); got {shape!r}")
     check_int(model.seed, "seed", low=0, allow_none=True)
+    if model.seed is not None and model.seed >= 2**32:  # torch seeds are 64-bit; ours are scaled
+        raise ValueError(f"seed must be below 2**32; got {model.seed}")
     if not isinstance(model.device, str):
         raise ValueError(f"device must be 'cpu', 'cuda' or 'auto'; got {model.device!r}")
     if not isinstance(model.verbose, bool):
