@@ -33,10 +33,13 @@ def main(argv=None) -> int:
         params = {"max_time": args.max_time, "epochs": 300, "seed": 0, "threads": 1}
     out = args.out or f"runs/bench_bach_{args.model}"
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     report = app.train("bach", args.model, out, **params)
+    train_cpu = time.process_time() - c0
     res = app.evaluate(out, seed=0)
     result = {**report, **res, "seconds_total": round(time.time() - t0, 1),
+              "train_cpu_seconds": round(train_cpu, 1),
+              "cpu_seconds_total": round(time.process_time() - c0, 1),
               "load_before": load_before,
               "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
               "command": "python benchmarks/music_bach.py " + " ".join(sys.argv[1:])}
