@@ -13,7 +13,7 @@ from ._version import __version__
 from .base import GenerativeModel, NotFittedError
 from .compare import compare
 from .io import CheckpointError, load
-from .models import DBN, GAN, HMM, RBM, RNN, VAE, NGram, Transformer
+from .models import DBN, GAN, HMM, RBM, RNN, VAE, NGram, SeqVAE, Transformer
 from .training import NonFiniteLossError
 
 try:  # the tabular synthesizer needs pandas (pip install genlearn[tables])
@@ -34,6 +34,7 @@ __all__ = [
     "NGram",
     "RBM",
     "RNN",
+    "SeqVAE",
     "TabularSynthesizer",
     "Transformer",
     "VAE",

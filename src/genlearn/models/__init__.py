@@ -9,8 +9,9 @@ from .ngram import NGram
 from .rbm import RBM
 from .rnn import RNN
 from .rnnrbm import RNNNADE, RNNRBM
+from .seq_vae import SeqVAE
 from .transformer import Transformer
 from .vae import VAE
 
 __all__ = ["DBN", "GAN", "HMM", "RBM", "RNN", "RNNNADE", "RNNRBM", "VAE", "ChordHMM", "FrameRNN",
-           "KeyBernoulli", "NGram", "Transformer"]
+           "KeyBernoulli", "NGram", "SeqVAE", "Transformer"]
