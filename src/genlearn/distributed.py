@@ -17,20 +17,28 @@ unconditionally.
     fingerprint(*arrays) -> int       a 62-bit digest of arrays, for check_same
     shutdown()                        barrier, then destroy_process_group
     spawn_for_test(fn, nprocs, *args) run fn(rank, *args) in nprocs gloo processes on localhost
+    collective(what)                  context: a peer's death in a collective -> ProcessGroupError
 
 Shutting down: every rank must reach a barrier before ``destroy_process_group``; without it a
 fast rank can tear the group down while another still talks to it and abort at exit (PyTorch
 PR #122358). :func:`shutdown` does both. Errors that depend only on data every rank has (an
 empty shard, mismatched data) are raised on every rank at the same point, so no rank is left
-waiting in a collective. A rank that dies is another matter: with gloo the others fail at their
-next collective only after the process group's ``timeout`` (measured: a rank killed before the
-HMM's first all_reduce left the other waiting for the full 120 s given to
-:func:`spawn_for_test`, then raising), so give ``init_process_group`` a timeout that suits the
-work; ``torchrun`` stops the remaining ranks as soon as one fails.
+waiting in a collective.
+
+A rank that dies (a crash, ``kill``, out of memory) closes its connections, and the others fail
+at their next collective at once -- gloo's "Connection closed by peer", NCCL's communicator
+error -- which the helpers here (and the data-parallel fit) raise as :class:`ProcessGroupError`,
+one line that says what was being combined and that another process stopped. A rank that hangs
+without dying is only noticed after the process group's ``timeout``; :func:`default_timeout`
+(``GENLEARN_DIST_TIMEOUT`` seconds, 600 unless set) is what genlearn gives the groups it creates.
+After such a failure the group is unusable: :func:`shutdown` then skips the barrier (nobody
+would reach it) and only destroys the group. ``torchrun`` also stops the remaining ranks as soon
+as one fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -39,6 +47,50 @@ from datetime import timedelta
 
 import numpy as np
 import torch
+
+
+class ProcessGroupError(RuntimeError):
+    """Another process of the group stopped (crashed, was killed, or hung past the timeout)
+    while this one waited for it in a collective; the group cannot be used any more."""
+
+
+_BROKEN = {"value": False}
+
+
+def default_timeout() -> timedelta:
+    """The timeout genlearn gives the process groups it creates: ``GENLEARN_DIST_TIMEOUT``
+    seconds (600 unless set): how long a rank waits for a peer that hangs without dying."""
+    raw = os.environ.get("GENLEARN_DIST_TIMEOUT", "600")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"GENLEARN_DIST_TIMEOUT must be a number of seconds; got {raw!r}"
+                         ) from None
+    if not seconds > 0:
+        raise ValueError(f"GENLEARN_DIST_TIMEOUT must be positive; got {raw!r}")
+    return timedelta(seconds=seconds)
+
+
+@contextlib.contextmanager
+def collective(what: str):
+    """Run collectives; a failure of the group itself becomes :class:`ProcessGroupError`.
+
+    Inside a process group of several ranks, a ``RuntimeError`` (gloo and NCCL raise it, also
+    for a timeout) or ``torch.distributed.DistBackendError`` from the block means a peer is
+    gone: it is re-raised as one line naming ``what`` and this rank, the original chained.
+    """
+    try:
+        yield
+    except ProcessGroupError:
+        raise
+    except RuntimeError as exc:
+        if not is_distributed():
+            raise
+        _BROKEN["value"] = True
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ProcessGroupError(
+            f"{what} failed on rank {rank()} of {world_size()}: another process of the group "
+            f"stopped (crashed, was killed, or hung past the timeout) [{first[:200]}]") from exc
 
 
 def is_distributed() -> bool:
@@ -81,7 +133,8 @@ def all_reduce_sum(x):
         return {k: all_reduce_sum(v) for k, v in x.items()}
     out = x.clone()
     if is_distributed():
-        torch.distributed.all_reduce(out, op=torch.distributed.ReduceOp.SUM)
+        with collective("summing across processes (all_reduce)"):
+            torch.distributed.all_reduce(out, op=torch.distributed.ReduceOp.SUM)
     return out
 
 
@@ -91,11 +144,12 @@ def all_gather_array(a: np.ndarray) -> list:
         return [a]
     t = torch.from_numpy(np.ascontiguousarray(a))
     sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(world_size())]
-    torch.distributed.all_gather(sizes, torch.tensor([t.shape[0]]))
-    padded = torch.zeros((max(int(n) for n in sizes), *t.shape[1:]), dtype=t.dtype)
-    padded[: t.shape[0]] = t
-    out = [torch.empty_like(padded) for _ in sizes]
-    torch.distributed.all_gather(out, padded)
+    with collective("gathering arrays from every process (all_gather)"):
+        torch.distributed.all_gather(sizes, torch.tensor([t.shape[0]]))
+        padded = torch.zeros((max(int(n) for n in sizes), *t.shape[1:]), dtype=t.dtype)
+        padded[: t.shape[0]] = t
+        out = [torch.empty_like(padded) for _ in sizes]
+        torch.distributed.all_gather(out, padded)
     return [o[: int(n)].numpy() for o, n in zip(out, sizes, strict=True)]
 
 
@@ -115,17 +169,25 @@ def check_same(value: int, what: str) -> None:
     if not is_distributed():
         return
     t = torch.tensor([value, -value], dtype=torch.int64)  # max of both = (max, -min)
-    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    with collective(f"comparing {what} across processes"):
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
     if int(t[0]) != -int(t[1]):
         raise ValueError(f"{what} differs across the {world_size()} processes; every rank must "
                          "pass the same data (each takes its own shard)")
 
 
-def shutdown() -> None:
-    """Barrier, then ``destroy_process_group`` (see the module docstring); safe to call twice."""
+def shutdown(barrier: bool = True) -> None:
+    """Barrier, then ``destroy_process_group`` (see the module docstring); safe to call twice.
+    After a :class:`ProcessGroupError`, or with ``barrier=False`` (a rank leaving on an error
+    of its own, which its peers learn from the closed connection), the barrier is skipped."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+        try:
+            if barrier and not _BROKEN["value"]:
+                with collective("the barrier before shutting the process group down"):
+                    torch.distributed.barrier()
+        finally:
+            _BROKEN["value"] = False
+            torch.distributed.destroy_process_group()
 
 
 def free_port() -> int:
@@ -154,8 +216,9 @@ def spawn_for_test(fn, nprocs: int, *args, timeout_s: float = 60.0) -> list:
     localhost (one torch thread each); return their results, by rank.
 
     ``fn`` must be importable by name (a module-level function) and its result picklable. A
-    rank that raises makes this raise ``RuntimeError`` with that rank's traceback; ranks still
-    running after ``timeout_s`` are terminated and reported.
+    rank that raises makes this raise ``RuntimeError`` with that rank's traceback (a rank that
+    dies without a word is reported with its exit code once the others have answered); ranks
+    still running after ``timeout_s`` are terminated and reported.
     """
     import queue as queue_mod
     import time
@@ -167,14 +230,16 @@ def spawn_for_test(fn, nprocs: int, *args, timeout_s: float = 60.0) -> list:
                          daemon=True) for r in range(nprocs)]
     for p in procs:
         p.start()
-    results, errors = {}, []
+    results, errors, answered, dead = {}, [], set(), set()
     deadline = time.monotonic() + timeout_s
     try:  # read before joining: a child blocks on exit until its result is read
-        while len(results) + len(errors) < nprocs:
+        while len(answered | dead) < nprocs and time.monotonic() < deadline:
             try:
-                r, ok, value = queue.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue_mod.Empty:
-                break
+                r, ok, value = queue.get(timeout=0.25)
+            except queue_mod.Empty:  # died without a word (os._exit, a signal)?
+                dead |= {r for r, p in enumerate(procs) if p.exitcode not in (None, 0)}
+                continue
+            answered.add(r)
             if ok:
                 results[r] = value
             else:
@@ -185,6 +250,8 @@ def spawn_for_test(fn, nprocs: int, *args, timeout_s: float = 60.0) -> list:
             if p.is_alive():
                 p.terminate()
                 p.join()
+    errors += [f"rank {r}: exited with code {procs[r].exitcode} without a result"
+               for r in sorted(dead - answered)]
     if errors:
         raise RuntimeError("a spawned process failed:\n" + "\n".join(sorted(errors)))
     missing = [r for r in range(nprocs) if r not in results]

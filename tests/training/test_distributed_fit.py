@@ -137,7 +137,7 @@ def test_data_digest_tells_inputs_apart():
     assert distributed_fit.data_digest(["ab", "c"]) != distributed_fit.data_digest(["a", "bc"])
 
 
-def test_train_nproc_starts_torchrun_with_the_same_command(monkeypatch):
+def test_train_nproc_starts_torchrun_with_the_same_command(monkeypatch, capsys):
     import subprocess
 
     from genlearn.cli import main
@@ -148,7 +148,8 @@ def test_train_nproc_starts_torchrun_with_the_same_command(monkeypatch):
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: seen.append(cmd)
                         or subprocess.CompletedProcess(cmd, 3))
     argv = ["train", "vae", "--data", "ring", "--nproc", "2", "--epochs", "1", "--nproc=2"]
-    assert main(argv) == 3  # torchrun's exit code
+    assert main(argv) == 3  # torchrun's exit code, and one line saying what it means
+    assert "2 processes under torchrun: at least one failed (exit code 3" in capsys.readouterr().err
     assert seen[0][1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
                            "-m", "genlearn", "train", "vae", "--data", "ring", "--epochs", "1"]
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -169,3 +170,48 @@ def test_outside_torchrun_the_process_group_context_does_nothing(monkeypatch):
     with launch.process_group("cpu"):
         assert not torch.distributed.is_initialized() and distributed.rank() == 0
     assert launch.strip_nproc(["a", "--nproc", "3", "b", "--nproc=2"]) == ["a", "b"]
+
+
+class _DiesInEpoch2(VAE):
+    """A VAE whose process dies (no exception, no goodbye) at the 2nd step of its 2nd epoch."""
+
+    def _train_step(self, data, idx, epoch):
+        if epoch == 1 and getattr(self, "_steps_in_2", 0) == 1:
+            import os
+            os._exit(7)
+        if epoch == 1:
+            self._steps_in_2 = getattr(self, "_steps_in_2", 0) + 1
+        return super()._train_step(data, idx, epoch)
+
+
+def _rank_dies(rank, ckpt, report):
+    """Rank 1 dies mid-epoch 2; rank 0 checkpoints after every epoch and must stop at once."""
+    import time
+
+    kwargs = dict(latent_dim=2, hidden=(8,), epochs=4, batch_size=8, seed=0, device="cpu",
+                  verbose=False, threads=1)
+    model = (_DiesInEpoch2 if rank == 1 else VAE)(**kwargs)
+    t0 = time.monotonic()
+    try:
+        model.fit(_rows(), callback=lambda epoch, record: model.save(ckpt))
+    except distributed.ProcessGroupError as exc:
+        with open(report, "w") as f:
+            f.write(f"{time.monotonic() - t0:.3f}\n{exc}")
+        raise
+
+
+def test_a_rank_that_dies_mid_epoch_stops_the_others_with_a_clear_error(tmp_path):
+    ckpt, report = tmp_path / "run", tmp_path / "rank0.txt"
+    with pytest.raises(RuntimeError) as info:
+        distributed.spawn_for_test(_rank_dies, 2, str(ckpt), str(report), timeout_s=60)
+    text = str(info.value)
+    assert "rank 1: exited with code 7 without a result" in text  # reported, not waited for
+    assert "rank 0: ProcessGroupError" in text
+    seconds, message = report.read_text().split("\n", 1)
+    assert float(seconds) < 30  # well before the 60 s process-group timeout
+    assert message.startswith("training stopped in epoch 2, step 2: averaging gradients")
+    assert "another process of the group stopped" in message and "intact" in message
+    model = genlearn.load(ckpt)  # the checkpoint written after epoch 1 loads ...
+    assert model.epochs_trained_ == 1
+    model.set_params(epochs=2).fit(_rows(), resume=True)  # ... and resumes in one process
+    assert [r["epoch"] for r in model.history_] == [1, 2]

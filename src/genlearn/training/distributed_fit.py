@@ -41,9 +41,18 @@ would with the same global mini-batch:
   are off on the other ranks. A checkpoint holds no trace of the number of processes, so a
   run saved by N processes resumes in M (or one).
 
+* **A rank that stops.** When a process dies mid-epoch (a crash, ``kill``, out of memory), the
+  others fail at the next gradient or metric all-reduce at once (gloo reports the closed
+  connection) and raise :class:`genlearn.distributed.ProcessGroupError` naming the epoch and the
+  step, and saying that the checkpoints written so far are untouched: rank 0 writes a
+  checkpoint only between epochs, atomically (:mod:`genlearn.io`), so the last one loads and
+  ``resume`` continues from it, in any number of processes.
+
 Not covered: BatchNorm statistics are per rank (as in DDP without ``SyncBatchNorm``; rank 0's
 buffers are kept at the broadcast); a step that raises on one rank only (a user callback, a
-time limit) leaves the others waiting for the process group's timeout.
+time limit) or a rank that hangs without dying leaves the others waiting for the process
+group's timeout (:func:`genlearn.distributed.default_timeout` for the groups genlearn creates),
+after which they raise the same error.
 """
 
 from __future__ import annotations
@@ -108,7 +117,8 @@ def agree_seed(seed: int) -> int:
     if not dist.is_distributed():
         return seed
     t = torch.tensor([seed], dtype=torch.int64)
-    torch.distributed.broadcast(t, src=0)
+    with dist.collective("agreeing on the seed"):
+        torch.distributed.broadcast(t, src=0)
     return int(t)
 
 
@@ -164,7 +174,8 @@ def _reduce_weighted(tensors: list[torch.Tensor], weight: float) -> None:
         groups.setdefault((t.dtype, t.device), []).append(t)
     for ts in groups.values():
         flat = torch.cat([t.reshape(-1) for t in ts]) * weight
-        torch.distributed.all_reduce(flat, op=torch.distributed.ReduceOp.SUM)
+        with dist.collective("averaging gradients across processes"):
+            torch.distributed.all_reduce(flat, op=torch.distributed.ReduceOp.SUM)
         offset = 0
         for t in ts:
             t.copy_(flat[offset:offset + t.numel()].view_as(t))
@@ -248,7 +259,7 @@ def _shared_tensors(model) -> list[torch.Tensor]:
 
 
 def _broadcast_from_rank0(tensors: list[torch.Tensor]) -> None:
-    with torch.no_grad():
+    with torch.no_grad(), dist.collective("sending rank 0's parameters to every process"):
         for t in tensors:
             torch.distributed.broadcast(t, src=0)
 
@@ -258,7 +269,8 @@ def _mean_metrics(metrics: dict, weight: float) -> dict:
         return metrics
     keys = sorted(metrics)
     t = torch.tensor([float(metrics[k]) * weight for k in keys], dtype=torch.float64)
-    torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
+    with dist.collective("averaging the step's metrics across processes"):
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.SUM)
     return dict(zip(keys, t.tolist(), strict=True))
 
 
@@ -282,8 +294,11 @@ def run_fit(model, plan, start: int, gen: torch.Generator, callback) -> None:
     params = _optimizer_params(model)
     averager = GradientAverager(params) if params else StateAverager(model)
     inner = type(model)._train_step.__get__(model)
+    where = {"epoch": start, "step": 0}
 
     def step(data, idx, epoch):
+        where["step"] = where["step"] + 1 if where["epoch"] == epoch else 1
+        where["epoch"] = epoch
         local = split.local(model, idx, r, w)
         weight = len(local) / len(idx)
         if len(local) == 0:  # take part in every collective, contributing nothing
@@ -304,6 +319,11 @@ def run_fit(model, plan, start: int, gen: torch.Generator, callback) -> None:
         model.verbose = False
     try:
         model._run(plan, start, gen, callback if r == 0 else None)
+    except dist.ProcessGroupError as exc:
+        raise dist.ProcessGroupError(
+            f"training stopped in epoch {where['epoch'] + 1}, step {where['step']}: {exc}; the "
+            "checkpoints written before this epoch are intact (resume=True / --resume continues "
+            "from the last one, in any number of processes)") from exc
     finally:
         model.__dict__.pop("_train_step", None)
         model.verbose = verbose

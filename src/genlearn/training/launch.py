@@ -51,25 +51,34 @@ def torchrun(nproc: int, argv: list[str]) -> int:
         raise ValueError(f"--nproc must be at least 1; got {nproc}")
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # torchrun's own default, said aloud
-    return subprocess.run(torchrun_command(nproc, argv), env=env, check=False).returncode
+    code = subprocess.run(torchrun_command(nproc, argv), env=env, check=False).returncode
+    if code != 0:  # torchrun has stopped the other ranks and printed the failing one's error
+        print(f"genlearn: {nproc} processes under torchrun: at least one failed (exit code "
+              f"{code}; its error is above); checkpoints written before the failure are intact "
+              "and --resume continues from the last one", file=sys.stderr)
+    return code
 
 
 @contextlib.contextmanager
 def process_group(device: str | None = "auto"):
     """Initialise the process group from torchrun's environment (if launched and not yet
-    initialised); on leaving, barrier + destroy (only a group this call created)."""
+    initialised), with :func:`genlearn.distributed.default_timeout`; on leaving, barrier +
+    destroy (only a group this call created; no barrier when leaving on an error)."""
     created = False
     if launched() and not torch.distributed.is_initialized():
         use_cuda = torch.cuda.is_available() and str(device or "auto") != "cpu"
         if use_cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        torch.distributed.init_process_group("nccl" if use_cuda else "gloo")
+        torch.distributed.init_process_group("nccl" if use_cuda else "gloo",
+                                             timeout=distributed.default_timeout())
         created = True
+    ok = False
     try:
         yield
+        ok = True
     finally:
-        if created:
-            distributed.shutdown()
+        if created:  # leaving on an error: no barrier, the peers see the connection close
+            distributed.shutdown(barrier=ok)
 
 
 def fit_other_rank(args, cls, model, train, resuming: bool) -> int:
