@@ -18,6 +18,16 @@ unconditionally.
     shutdown()                        barrier, then destroy_process_group
     spawn_for_test(fn, nprocs, *args) run fn(rank, *args) in nprocs gloo processes on localhost
     collective(what)                  context: a peer's death in a collective -> ProcessGroupError
+    Sharded(part), own_part(X)        a rank's own part of data too big to pass to every rank
+    read_lines(path) -> Sharded       this rank's lines of a text file (every world_size-th)
+    max_int(v), broadcast_arrays(d)   the largest v of all ranks; rank 0's numpy arrays everywhere
+
+Data too big for one process: instead of every rank passing all the data, each passes only its
+own part wrapped in :class:`Sharded` (:func:`read_lines` reads a rank's lines of a corpus without
+holding the rest). The HMM and the n-gram accept it: each rank's E-step (counts) covers its part,
+the vocabulary is the largest over the ranks, the HMM's initial parameters are rank 0's, and the
+result is the one-process fit of all the parts together. Outside a process group a ``Sharded``
+is simply the whole data.
 
 Shutting down: every rank must reach a barrier before ``destroy_process_group``; without it a
 fast rank can tear the group down while another still talks to it and abort at exit (PyTorch
@@ -91,6 +101,66 @@ def collective(what: str):
         raise ProcessGroupError(
             f"{what} failed on rank {rank()} of {world_size()}: another process of the group "
             f"stopped (crashed, was killed, or hung past the timeout) [{first[:200]}]") from exc
+
+
+class Sharded:
+    """This rank's own part of a data set (see the module docstring): ``fit(Sharded(part))``
+    tells a model that the ranks hold different data, so it neither compares nor shards it."""
+
+    __slots__ = ("part",)
+
+    def __init__(self, part):
+        if isinstance(part, Sharded):
+            part = part.part
+        self.part = part
+
+    def __len__(self) -> int:
+        return len(self.part)
+
+    def __repr__(self) -> str:
+        return f"Sharded({len(self.part)} items, rank {rank()} of {world_size()})"
+
+
+def own_part(X):
+    """``(data, True)`` for a :class:`Sharded` inside a process group of several ranks, else
+    ``(data, False)``: the ranks hold the same data, or there is one process."""
+    if isinstance(X, Sharded):
+        return X.part, is_distributed()
+    return X, False
+
+
+def read_lines(path, *, encoding: str = "utf-8", keep_ends: bool = False) -> Sharded:
+    """This rank's lines of a text file, lines ``rank, rank + world_size, ...``, read as a
+    stream (the other ranks' lines are never held); empty lines included."""
+    r, w, out = rank(), world_size(), []
+    with open(path, encoding=encoding, newline="") as f:
+        for i, line in enumerate(f):
+            if i % w == r:
+                out.append(line if keep_ends else line.rstrip("\r\n"))
+    return Sharded(out)
+
+
+def max_int(value: int) -> int:
+    """The largest ``value`` passed by any rank (``value`` itself without a process group)."""
+    if not is_distributed():
+        return int(value)
+    t = torch.tensor([int(value)], dtype=torch.int64)
+    with collective("taking the maximum across processes"):
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    return int(t)
+
+
+def broadcast_arrays(arrays: dict) -> dict:
+    """Rank 0's float64 arrays on every rank (same names and shapes everywhere)."""
+    if not is_distributed():
+        return arrays
+    out = {}
+    with collective("sending rank 0's arrays to every process"):
+        for name in sorted(arrays):
+            t = torch.from_numpy(np.array(arrays[name], dtype=np.float64))
+            torch.distributed.broadcast(t, src=0)
+            out[name] = t.numpy()
+    return out
 
 
 def is_distributed() -> bool:

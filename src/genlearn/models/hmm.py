@@ -40,8 +40,8 @@ from ..ops.hmm import (
     viterbi,
 )
 from ..registry import register
-from ..sequences import SequenceModel, vocabulary_size
-from .hmm_em import ConvergenceWarning, draw_tempered, e_step, run_em
+from ..sequences import SequenceModel
+from .hmm_em import ConvergenceWarning, data_sizes, draw_tempered, e_step, run_em
 from .hmm_emissions import EMISSIONS, draw_rows
 from .hmm_params import check_chain
 
@@ -271,33 +271,28 @@ class HMM(SequenceModel):
         Inside an initialised ``torch.distributed`` process group every rank passes the same
         data; each runs the E-step on its shard and the statistics are summed across ranks
         (:mod:`genlearn.models.hmm_em`), so every rank ends with the one-process parameters.
+        Data too big for one process: each rank passes only its own part,
+        ``fit(genlearn.distributed.Sharded(part))``; the vocabulary is then the largest over
+        the ranks and the initial parameters are rank 0's (drawn from its part), and EM runs
+        on all the parts together.
         """
         self._validate_params()
         self.device_ = resolve_device(self.device)
         self.dtype_ = getattr(torch, self.dtype)
+        X, own = distributed.own_part(X)
         parsed = self._sequences(X, lengths, fitting=True)
         seqs = parsed.seqs
         which = self._names(self.initialize, "initialize")
-        if self.emission == "categorical":
-            known = self.__dict__.get("n_symbols_")  # set by hand, or by an earlier fit
-            if known is None and "emissionprob" not in which and hasattr(self, "emissionprob_"):
-                known = np.shape(self.emissionprob_)[-1]
-            self.n_symbols_ = vocabulary_size(np.concatenate(seqs), known or self.n_symbols)
-            gib = self.n_states * self.n_symbols_ * 8 / 2**30  # one float64 (K, S) table
-            if gib > 4:  # EM holds several: refuse before allocating, not after the OOM killer
-                raise ValueError(f"n_states={self.n_states} x {self.n_symbols_} symbols need "
-                                 f"{gib:.0f} GiB per emission table; use fewer symbols (remap "
-                                 "ids with np.unique(x, return_inverse=True)) or fewer states")
-        else:
-            self.n_features_ = seqs[0].shape[1]
+        data_sizes(self, seqs, which, own)  # n_symbols_ or n_features_
         user = {n: getattr(self, n + "_") for n in self._param_names()
                 if n not in which and hasattr(self, n + "_")}
         seed = self.seed if self.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         mine = seqs
         if distributed.is_distributed():  # same data and seed everywhere, E-step on a shard
-            distributed.check_same(distributed.fingerprint(parsed.flat, parsed.lengths), "X")
+            if not own:  # (own: each rank's part is its shard)
+                distributed.check_same(distributed.fingerprint(parsed.flat, parsed.lengths), "X")
+                mine = distributed.shard(seqs)
             seed = int(distributed.all_reduce_sum(torch.tensor(seed * (distributed.rank() == 0))))
-            mine = distributed.shard(seqs)
         self._workspace = Workspace()  # work arrays kept across EM iterations, freed below
         try:
             with cpu_threads(self._threads(mine)):
@@ -307,6 +302,10 @@ class HMM(SequenceModel):
                     for name, value in user.items():
                         setattr(self, name + "_", np.array(value, dtype=np.float64))
                     self._init_params(seqs, rng, which)
+                    if own:  # rank 0's start, from its part, everywhere
+                        for name, value in distributed.broadcast_arrays(
+                                {n: getattr(self, n + "_") for n in self._param_names()}).items():
+                            setattr(self, name + "_", value)
                     self._check_params()
                     history, converged = run_em(self, mine, restart)
                     score = history[-1]["log_likelihood"] if history else e_step(

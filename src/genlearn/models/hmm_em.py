@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from .. import distributed
 from ..ops.hmm import forward_backward_blocks, forward_log_likelihood, padded_batches
+from ..sequences import vocabulary_size
 from .hmm_emissions import _normalise_rows, draw_rows
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,27 @@ log = logging.getLogger(__name__)
 
 class ConvergenceWarning(UserWarning):
     """EM stopped at ``n_iter`` before the log-likelihood gain fell under ``tol``."""
+
+
+def data_sizes(model, seqs, which, own: bool) -> None:
+    """Set ``n_symbols_`` (categorical: the vocabulary, the largest over the ranks when each
+    holds its own part) or ``n_features_`` (equal on every rank) for a fit."""
+    if model.emission != "categorical":
+        model.n_features_ = seqs[0].shape[1]
+        if own:
+            distributed.check_same(model.n_features_, "the number of features")
+        return
+    known = model.__dict__.get("n_symbols_")  # set by hand, or by an earlier fit
+    if known is None and "emissionprob" not in which and hasattr(model, "emissionprob_"):
+        known = np.shape(model.emissionprob_)[-1]
+    model.n_symbols_ = vocabulary_size(np.concatenate(seqs), known or model.n_symbols)
+    if own:
+        model.n_symbols_ = distributed.max_int(model.n_symbols_)
+    gib = model.n_states * model.n_symbols_ * 8 / 2**30  # one float64 (K, S) table
+    if gib > 4:  # EM holds several: refuse before allocating, not after the OOM killer
+        raise ValueError(f"n_states={model.n_states} x {model.n_symbols_} symbols need "
+                         f"{gib:.0f} GiB per emission table; use fewer symbols (remap ids with "
+                         "np.unique(x, return_inverse=True)) or fewer states")
 
 
 def e_step(model, seqs, *, with_stats: bool = True):

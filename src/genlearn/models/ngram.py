@@ -71,15 +71,19 @@ def _weighted_unique(keys: np.ndarray, weight: np.ndarray | None):
     return keys, np.rint(counts).astype(np.int64)  # sums of integers, exact below 2**53
 
 
-def _merged_grams(parsed, width: int, V: int):
-    """Under torch.distributed: every rank passes the same data, counts the n-grams of its
-    shard of the sequences, and the distinct (history, symbol) rows and their counts of all
-    ranks are merged, so each rank holds the counts of the whole data.
+def _merged_grams(parsed, width: int, V: int, own: bool = False):
+    """Under torch.distributed: every rank passes the same data and counts the n-grams of its
+    shard of the sequences (or, ``own``, of the part it alone holds), and the distinct
+    (history, symbol) rows and their counts of all ranks are merged, so each rank holds the
+    counts of the whole data.
 
     Returns ``back`` (G, width), the symbols (G,) and their counts (G,) float64.
     """
-    distributed.check_same(distributed.fingerprint(parsed.flat, parsed.lengths), "X")
-    mine = distributed.shard(parsed.seqs)
+    if own:
+        mine = parsed.seqs
+    else:
+        distributed.check_same(distributed.fingerprint(parsed.flat, parsed.lengths), "X")
+        mine = distributed.shard(parsed.seqs)
     flat, lens = np.concatenate(mine), np.array([len(s) for s in mine], dtype=np.int64)
     rows = np.column_stack([_contexts(flat, lens, width, bos=V)[0], flat])  # (n, width + 1)
     rows, counts = np.unique(rows, axis=0, return_counts=True)
@@ -178,17 +182,24 @@ class NGram(SequenceModel):
     # -- fitting: count every n-gram once -----------------------------------------------------
     def fit(self, X, lengths=None):
         """Count the n-grams of ``X`` (a list of 1-D integer sequences, or one concatenated
-        array with ``lengths``, as hmmlearn takes it). Returns ``self``."""
+        array with ``lengths``, as hmmlearn takes it). Returns ``self``.
+
+        Across processes every rank passes the same data and counts its shard, or passes only
+        its own part as ``genlearn.distributed.Sharded(part)``; either way the counts of all
+        ranks are merged and every rank holds the model of all the data."""
         self._validate_params()
+        X, own = distributed.own_part(X)
         parsed = self._parse(X, lengths, fitting=True)
         flat, lens = parsed.flat, parsed.lengths
         V = vocabulary_size(flat, self.n_symbols)
+        if own:
+            V = distributed.max_int(V)
         B, N = V + 1, int(self.order)
         if (flat.size + 1) * B >= 2**62:
             raise ValueError(f"{flat.size} symbols over a vocabulary of {V} overflow the int64 "
                              "n-gram keys; fit on less data")
         if distributed.is_distributed():
-            back, symbols, weight = _merged_grams(parsed, N - 1, V)
+            back, symbols, weight = _merged_grams(parsed, N - 1, V, own)
         else:
             (back, _), symbols, weight = _contexts(flat, lens, N - 1, bos=V), flat, None
         # Histories get ids level by level: the history of length j is (oldest symbol, history
@@ -208,9 +219,11 @@ class NGram(SequenceModel):
         self.order_, self.smoothing_ = N, self.smoothing
         self.discount_, self.k_ = float(self.discount), float(self.k)
         self.n_symbols_ = V
-        self.n_symbols_seen_ = int(np.unique(flat).size)  # no (V,) array: V may be huge
-        self.n_sequences_ = len(lens)
-        self.n_train_symbols_ = int(flat.size)
+        self.n_symbols_seen_ = int(np.unique(symbols).size)  # no (V,) array: V may be huge
+        self.n_sequences_, self.n_train_symbols_ = len(lens), int(flat.size)
+        if own:  # totals over the ranks' parts
+            self.n_sequences_, self.n_train_symbols_ = (int(v) for v in distributed.all_reduce_sum(
+                torch.tensor([len(lens), flat.size], dtype=torch.int64)))
         self.data_shape_ = None
         self.history_ = []
         self._prepare()
