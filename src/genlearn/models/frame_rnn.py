@@ -11,16 +11,21 @@ per-frame terms, except for an RBM output too large to enumerate (AIS, named by
 equally, is ``-sum(log_prob(X)) / total frames`` (:meth:`nll_per_step`).
 
 Training maximises the log-likelihood by Adam on mini-batches of whole pieces (padded, masked),
-with gradient clipping, through :func:`genlearn.training.run_epochs`; with ``valid=`` data it
-keeps the epoch with the best validation NLL (early stopping, ``patience``).
+with gradient clipping. ``fit`` is :class:`~genlearn.training.epoch.EpochModel`'s, so exact
+resume, callbacks, checkpoints and ``torchrun`` data-parallel training come from there; with
+``valid=`` pieces it keeps the epoch with the best validation NLL (early stopping,
+``patience``; the same weights when ``max_time`` ends the run). Every training frame weighs the
+same in the loss: a batch's summed negative log-likelihood is divided by its pieces times the
+mean training piece length (not by its own frame count), so the loss of a batch split across
+processes is the weighted sum of the shards' losses, whatever the piece lengths.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -36,15 +41,24 @@ from .._utils import (
     strip_prefix,
     torch_generator,
 )
-from ..base import GenerativeModel
 from ..registry import register
-from ..training import run_epochs
+from ..training.epoch import EpochModel, EpochPlan
 from .frame_outputs import OUTPUTS
 
 log = logging.getLogger(__name__)
 
 class _TimeUp(Exception):
-    """Raised from the epoch callback when ``max_time`` has passed."""
+    """Raised at the end of an epoch when ``max_time`` has passed; ``fit`` catches it."""
+
+
+@dataclass
+class Pieces:
+    """The training pieces (float32 (T_i, D) arrays); ``len`` = pieces shuffled per epoch."""
+
+    rolls: list
+
+    def __len__(self) -> int:
+        return len(self.rolls)
 
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "tanh": nn.RNN}
@@ -70,7 +84,7 @@ class FrameNet(nn.Module):
 
 
 @register("frame_rnn")
-class FrameRNN(GenerativeModel):
+class FrameRNN(EpochModel):
     """An LSTM/GRU/tanh RNN over piano-roll frames with a Bernoulli, NADE or RBM output.
 
     ``X`` is a list of (T_i, D) 0/1 arrays (pieces); ``log_prob`` returns one log-likelihood
@@ -164,77 +178,105 @@ class FrameRNN(GenerativeModel):
             v = v[..., self.key_range_[0]:self.key_range_[1]]
         return v.to(self.device_), mask.to(self.device_)
 
-    def _build(self):
-        lo, hi = self.key_range_
-        return FrameNet(hi - lo, self.units, self.layers, self.cell, self._output(),
-                        self.hidden, self.dropout, **self._output_kwargs()).to(self.device_)
-
     def _output_kwargs(self) -> dict:
         return {}
 
-    # -- fitting --------------------------------------------------------------------------
+    # -- fitting: the hooks of EpochModel ---------------------------------------------------
     def fit(self, X, y=None, *, valid=None, resume=False, callback=None):
-        """Train on a list of pieces; ``valid`` (pieces) enables early stopping on its NLL."""
-        rolls = self._check_rolls(X, fitting=not (resume and getattr(self, "is_fitted_", 0)))
-        self.device_ = resolve_device(self.device)
-        if not (resume and getattr(self, "is_fitted_", False)):
-            torch.manual_seed(self.seed if self.seed is not None else torch.seed() % 2**31)
+        """Train on a list of pieces; ``valid`` (pieces) enables early stopping on its NLL.
+
+        ``resume=True`` continues a fitted or loaded model up to ``epochs`` (optimizer and
+        random states included: 2 epochs, save, load and 2 more equal 4 epochs on the CPU).
+        ``callback(epoch, record)`` runs after each epoch. With ``max_time`` (seconds of wall
+        time, checked after each epoch) the run stops once it has passed, ``stop_reason_`` is
+        ``"time_limit"`` and the best-validation epoch's weights are kept.
+        """
+        self._validate_params()
+        self._valid = valid  # checked against the training keys in _plan
+        self._best = None
+        self._t_start = time.perf_counter()
+        try:
+            EpochModel.fit(self, X, None, resume=resume, callback=callback)
+        except _TimeUp:
+            self.stop_reason_ = "time_limit"
+            if self._best is not None:  # the best weights; the whole curve stays in history_
+                full = list(self.history_)
+                self._restore(self._best)
+                self.history_[:] = full
+            self.epochs_trained_ = self.history_[-1]["epoch"]
+            self._set_training(False)
+        finally:
+            self._valid = self._best = None
+        return self
+
+    def _check_data(self, X, y, *, continuing: bool) -> Pieces:
+        rolls = self._check_rolls(X, fitting=not continuing)
+        if not continuing:
             self.n_keys_ = rolls[0].shape[1]
             self._set_key_range(rolls)
-            self.net_ = self._build()
-            self.epochs_trained_, self.history_, self.stop_reason_ = 0, [], None
-        valid = None if valid is None else self._check_rolls(valid, "valid")
-        gen = torch_generator("cpu", self.seed)
-        opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
-        net = self.net_
+        if not continuing or self.mean_length_ is None:  # (None: an earlier checkpoint)
+            self.mean_length_ = float(np.mean([len(r) for r in rolls]))
+        return Pieces(rolls)
 
-        def step(idx, epoch):
-            net.train()
-            v, mask = self._pad([rolls[i] for i in idx.tolist()], inside=True)
-            u = net.states(v)
-            u = net.drop(u)[mask]
-            if self.cd_k and hasattr(net.out, "cd_loss"):
-                loss = net.out.cd_loss(u, v[mask], gen, self.cd_k).sum() / mask.sum()
-                nll = loss.item()  # a CD surrogate, not the NLL
-            else:
-                loss = -net.out.log_prob(u, v[mask]).sum() / mask.sum()
-                nll = loss.item()
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), self.clip)
-            opt.step()
-            return {"train_nll": nll}
+    def _data_meta(self) -> dict:
+        return {"n_keys_": self.n_keys_, "key_range_": list(self.key_range_),
+                "p_outside_": self.p_outside_, "mean_length_": self.mean_length_}
 
-        def evaluate(epoch):
-            return {} if valid is None else {"valid_ll": -self.nll_per_step(valid)}
+    def _set_data_meta(self, meta: dict) -> None:
+        self.n_keys_ = int(meta["n_keys_"])
+        self.key_range_ = tuple(int(k) for k in meta["key_range_"])
+        self.p_outside_ = float(meta["p_outside_"])
+        self.mean_length_ = meta.get("mean_length_")
 
-        t_start, best = time.perf_counter(), {"ll": -math.inf, "snap": None}
+    def _build(self) -> None:
+        lo, hi = self.key_range_
+        self.net_ = FrameNet(hi - lo, self.units, self.layers, self.cell, self._output(),
+                             self.hidden, self.dropout, **self._output_kwargs()).to(self.device_)
+        self.optimizer_ = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
 
-        def on_epoch(epoch, record):
-            # the best-validation weights, so a time limit keeps them as early stopping does
-            if "valid_ll" in record and record["valid_ll"] > best["ll"]:
-                best.update(ll=record["valid_ll"], snap=self._snapshot())
-            if callback is not None:
-                callback(epoch, record)
-            if self.max_time is not None and time.perf_counter() - t_start > self.max_time:
-                raise _TimeUp
+    def _trainables(self) -> dict:
+        return {"net": self.net_, "optim": self.optimizer_}
 
-        with self._threads():
-            self.is_fitted_ = True
-            try:
-                self.stop_reason_ = run_epochs(**dict(
-                    start_epoch=self.epochs_trained_ if resume else 0, epochs=self.epochs,
-                    n_rows=len(rolls), batch_size=self.batch_size, generator=gen, step=step,
-                    history=self.history_, snapshot=self._snapshot, restore=self._restore,
-                    evaluate=evaluate, monitor="valid_ll" if valid is not None else None,
-                    patience=self.patience if valid is not None else None, callback=on_epoch,
-                    verbose=self.verbose, desc=type(self).__name__))
-            except _TimeUp:
-                self.stop_reason_ = "time_limit"
-                if best["snap"] is not None:
-                    self._restore(best["snap"])
-        self.epochs_trained_ = len(self.history_)
-        return self
+    def _work_size(self, plan) -> float:
+        # one thread unless asked: a 150-unit recurrent net on a few pieces gains little from
+        # more, and on a busy machine extra threads made the test models 5-10x slower
+        return 0.0
+
+    def _plan(self, data: Pieces, start: int, gen) -> EpochPlan:
+        evaluate = monitor = patience = None
+        if self._valid is not None:
+            valid = self._valid = self._check_rolls(self._valid, "valid")
+
+            def evaluate(epoch):
+                return {"valid_ll": -self.nll_per_step(valid)}
+
+            monitor, patience = "valid_ll", self.patience
+        return EpochPlan(data=data, batch_size=int(self.batch_size), evaluate=evaluate,
+                         monitor=monitor, patience=patience)
+
+    def _train_step(self, data: Pieces, idx: torch.Tensor, epoch: int) -> dict:
+        net = self.net_.train()
+        v, mask = self._pad([data.rolls[i] for i in idx.tolist()], inside=True)
+        u = net.drop(net.states(v))[mask]  # (frames, U)
+        # every frame weighs the same: divide by pieces x mean training length, not by this
+        # batch's frames, so shards of a batch add up to the batch (data-parallel training)
+        scale = len(idx) * self.mean_length_
+        if self.cd_k and hasattr(net.out, "cd_loss"):
+            loss = net.out.cd_loss(u, v[mask], None, self.cd_k).sum() / scale  # a CD surrogate
+        else:
+            loss = -net.out.log_prob(u, v[mask]).sum() / scale
+        self.optimizer_.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), self.clip)
+        self.optimizer_.step()
+        return {"train_nll": float(loss.detach())}
+
+    def _end_epoch(self, epoch: int, record: dict) -> None:
+        # the best-validation weights, so a time limit keeps them as early stopping does
+        if "valid_ll" in record and (self._best is None or record["valid_ll"] > self._best_ll):
+            self._best, self._best_ll = self._snapshot(), record["valid_ll"]
+        if self.max_time is not None and time.perf_counter() - self._t_start > self.max_time:
+            raise _TimeUp
 
     def _set_key_range(self, rolls) -> None:
         """The RNN and its output see the keys from the lowest to the highest one played in
@@ -252,12 +294,6 @@ class FrameRNN(GenerativeModel):
         out = torch.cat([v[:, :lo], v[:, hi:]], dim=1).double()
         p = torch.tensor(self.p_outside_, dtype=torch.float64)
         return (out * torch.log(p) + (1 - out) * torch.log1p(-p)).sum(-1)
-
-    def _snapshot(self):
-        return {k: t.detach().clone() for k, t in self.net_.state_dict().items()}
-
-    def _restore(self, snap) -> None:
-        self.net_.load_state_dict(snap)
 
     # -- likelihood -----------------------------------------------------------------------
     @torch.no_grad()
@@ -348,23 +384,23 @@ class FrameRNN(GenerativeModel):
         x = x.cpu().numpy()
         return [x[i] for i in range(n)]
 
-    # -- checkpoints ----------------------------------------------------------------------
-    def _get_state(self):
-        meta = {"n_keys_": self.n_keys_, "key_range_": list(self.key_range_),
-                "p_outside_": self.p_outside_, "epochs_trained_": self.epochs_trained_,
-                "history_": self.history_, "stop_reason_": self.stop_reason_}
-        return meta, {f"net.{k}": v for k, v in self.net_.state_dict().items()}
-
+    # -- checkpoints: EpochModel's, plus the format written before it ---------------------
     def _set_state(self, meta, tensors) -> None:
+        if "data" in meta:
+            super()._set_state(meta, tensors)
+            return
+        # a checkpoint of the earlier FrameRNN (its own fit): the network only; a resume
+        # starts a fresh optimizer
         self.device_ = resolve_device(self.device)
-        self.n_keys_ = int(meta["n_keys_"])
-        self.key_range_ = tuple(int(k) for k in meta["key_range_"])
-        self.p_outside_ = float(meta["p_outside_"])
+        self._set_data_meta(meta)
         self.epochs_trained_ = int(meta["epochs_trained_"])
         self.history_ = list(meta["history_"])
         self.stop_reason_ = meta.get("stop_reason_")
-        self.net_ = self._build()
+        self.seed_ = int(self.seed or 0)
+        self.rng_state_ = None
+        self._build()
         self.net_.load_state_dict(strip_prefix(tensors, "net."))
+        self.net_.eval()
         self.is_fitted_ = True
 
     @property
