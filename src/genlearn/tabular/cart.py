@@ -3,9 +3,15 @@
 Each block of the encoded row (a number's normal score, or a one-hot's level) is a field; the
 first field is drawn from its training values, and field j from a decision tree fitted to
 predict it from fields 0..j-1: a synthetic row goes down the tree and takes the value of a
-random training row in the leaf it lands in. Leaves hold at least ``MIN_LEAF`` rows, so a value
-is always one of several. The trees are stored as arrays (no pickle); ``apply`` re-implements
-scikit-learn's descent (float32 features, ``x <= threshold`` goes left).
+random training row in the leaf it lands in. Leaves hold at least ``min_leaf`` rows (default
+5), so a value is always one of several. The trees are stored as arrays (no pickle);
+``apply`` re-implements scikit-learn's descent (float32 features, ``x <= threshold`` goes left).
+
+``smoothing`` > 0 (synthpop's ``smoothing = "density"``, scaled): a number drawn from a leaf
+gets Gaussian noise of standard deviation ``smoothing`` x the leaf's Silverman bandwidth,
+1.06 sd n^(-1/5) of the leaf's values (in the normal-score space the numbers are encoded in),
+so synthetic numbers are no longer copies of training values: a larger distance to the closest
+training record for a little TSTR (measured in benchmarks/README.md).
 
 The checkpoint holds, per leaf, the training values of one field (not whole rows); say so to
 whoever receives a saved synthesizer.
@@ -15,8 +21,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-MIN_LEAF = 5
 
 
 def apply_tree(arrays: dict, X: np.ndarray) -> np.ndarray:
@@ -35,6 +39,17 @@ def apply_tree(arrays: dict, X: np.ndarray) -> np.ndarray:
         node[idx] = np.where(go_left, left[n], right[n])
 
 
+def leaf_bandwidths(arrays: dict) -> np.ndarray:
+    """Silverman's bandwidth 1.06 sd n^(-1/5) of each node's values (0 for empty nodes)."""
+    values, first, count = arrays["values"], arrays["first"], arrays["count"]
+    s1 = np.concatenate([[0.0], np.cumsum(values)])
+    s2 = np.concatenate([[0.0], np.cumsum(values * values)])
+    n = np.maximum(count, 1)
+    mean = (s1[first + count] - s1[first]) / n
+    var = np.maximum((s2[first + count] - s2[first]) / n - mean * mean, 0.0)
+    return np.where(count > 1, 1.06 * np.sqrt(var) * n ** -0.2, 0.0)
+
+
 def _fields(M: np.ndarray, blocks) -> np.ndarray:
     """(n, n_blocks): a number's value, or the index of a one-hot's level."""
     return np.column_stack([M[:, s] if act != "softmax" else M[:, s:s + w].argmax(axis=1)
@@ -50,6 +65,7 @@ class CARTBackend:
         from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
         self.blocks = tr.blocks()
+        self.smoothing = float(p.smoothing)
         if any(act == "tanh" for act, _, _ in self.blocks):
             raise ValueError("the CART synthesizer needs normalization='quantile'")
         F = _fields(M, self.blocks)
@@ -62,7 +78,7 @@ class CARTBackend:
                 leaf = np.zeros(len(F), dtype=np.int64)
             else:
                 cls = DecisionTreeClassifier if act == "softmax" else DecisionTreeRegressor
-                tree = cls(min_samples_leaf=MIN_LEAF, random_state=seed + j)
+                tree = cls(min_samples_leaf=p.min_leaf, random_state=seed + j)
                 tree.fit(F[:, :j].astype(np.float32), F[:, j])
                 t = tree.tree_
                 arrays = {"left": t.children_left.astype(np.int64),
@@ -84,6 +100,9 @@ class CARTBackend:
             leaf = apply_tree(arrays, F[:, :j]) if j else np.zeros(n, dtype=np.int64)
             pick = arrays["first"][leaf] + (rng.random(n) * arrays["count"][leaf]).astype(np.int64)
             F[:, j] = arrays["values"][pick]
+            if self.smoothing > 0 and self.blocks[j][0] != "softmax":
+                bandwidth = leaf_bandwidths(arrays)[leaf]
+                F[:, j] += self.smoothing * bandwidth * rng.standard_normal(n)
         width = sum(w for _, _, w in self.blocks)
         out = np.zeros((n, width))
         for j, (act, s, _w) in enumerate(self.blocks):
@@ -100,6 +119,7 @@ class CARTBackend:
 
     def set_state(self, meta, tensors, tr, p) -> None:
         self.blocks = [tuple(b) for b in meta["blocks"]]
+        self.smoothing = float(p.smoothing)
         keys = ("left", "right", "feature", "threshold", "values", "count", "first")
         self.trees = [{k: tensors[f"cart{j}.{k}"].numpy() for k in keys}
                       for j in range(meta["n_trees"])]

@@ -69,6 +69,11 @@ class TabularSynthesizer(GenerativeModel):
     calibrate : map each number column of the samples through F_real^-1(F_model(x)), the
         model's marginal (from 10,000 draws after fitting) onto the real one; a fixed monotone
         map, so the ranks (and the dependence) the model learnt are kept.
+    min_leaf, smoothing : ``model="cart"`` only: the fewest training rows in a tree's leaf
+        (default 5), and the Gaussian noise added to numbers drawn from a leaf, in units of
+        the leaf's kernel bandwidth (default 0: numbers are training values). Both move the
+        synthetic rows away from the training rows (distance to closest record) at some cost
+        in TSTR; measured in benchmarks/README.md.
     seed : int or None; threads : torch CPU threads during fit/sample (default 1).
     """
 
@@ -81,12 +86,14 @@ class TabularSynthesizer(GenerativeModel):
     def __init__(self, model: str = "cart", *, epochs: int = 300, batch_size: int = 500,
                  lr: float | None = None, hidden: tuple[int, ...] = (128, 128),
                  latent_dim: int = 128, normalization: str = "auto", columns: dict | None = None,
-                 target: str | None = None, calibrate: bool = True, seed: int | None = 0,
+                 target: str | None = None, calibrate: bool = True, min_leaf: int = 5,
+                 smoothing: float = 0.0, seed: int | None = 0,
                  threads: int | None = 1, verbose: bool = False,
                  device: str = "cpu"):
         self.model, self.epochs, self.batch_size, self.lr = model, epochs, batch_size, lr
         self.hidden, self.latent_dim, self.normalization = hidden, latent_dim, normalization
         self.columns, self.target, self.calibrate = columns, target, calibrate
+        self.min_leaf, self.smoothing = min_leaf, smoothing
         self.seed, self.threads = seed, threads
         self.verbose, self.device = verbose, device
         self._validate_params()
@@ -94,7 +101,7 @@ class TabularSynthesizer(GenerativeModel):
     def _validate_params(self) -> None:
         if self.model not in BACKENDS:
             raise ValueError(f"model must be one of {', '.join(BACKENDS)}; got {self.model!r}")
-        for name in ("epochs", "batch_size", "latent_dim"):
+        for name in ("epochs", "batch_size", "latent_dim", "min_leaf"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer; got {v!r}")
@@ -104,6 +111,12 @@ class TabularSynthesizer(GenerativeModel):
                 or not all(isinstance(h, int) and h > 0 for h in self.hidden)):
             raise ValueError(f"hidden must be a non-empty tuple of positive ints; got "
                              f"{self.hidden!r}")
+        if (isinstance(self.smoothing, bool) or not isinstance(self.smoothing, (int, float))
+                or not np.isfinite(self.smoothing) or self.smoothing < 0):
+            raise ValueError(f"smoothing must be a number >= 0; got {self.smoothing!r}")
+        if self.model != "cart" and (self.min_leaf != 5 or self.smoothing != 0):
+            raise ValueError(f"min_leaf and smoothing apply to model='cart' only; got "
+                             f"model={self.model!r}")
         if self.normalization not in ("auto", "mode", "quantile"):
             raise ValueError(f"normalization must be 'auto', 'mode' or 'quantile'; got "
                              f"{self.normalization!r}")
