@@ -10,8 +10,10 @@ import torch
 
 import genlearn
 from genlearn import distributed
+from genlearn.models.dbn import DBN
 from genlearn.models.gan import GAN
 from genlearn.models.rbm import RBM
+from genlearn.models.rnn import RNN
 from genlearn.models.transformer import Transformer
 from genlearn.models.vae import VAE
 from genlearn.training import distributed_fit
@@ -43,10 +45,21 @@ def _others():
         "gan": (GAN(latent_dim=2, hidden_g=(8,), hidden_d=(8,), epochs=2, batch_size=8, pack=2,
                     seed=0, device="cpu", verbose=False, threads=1),
                 np.random.default_rng(4).normal(size=(40, 2))),
+        "dbn": (DBN(layers=(4, 3), epochs=2, batch_size=8, ais_chains=4, ais_betas=10, seed=0,
+                    device="cpu", verbose=False, threads=1), _rows()),
+        "rnn": (_rnn(), _stream()),
     }
 
 
+def _rnn():
+    return RNN(hidden=8, n_layer=1, block_size=10, epochs=2, batch_size=8, dropout=0.0, warmup=2,
+               val_fraction=0.1, patience=None, seed=3, device="cpu", verbose=False, threads=1)
+
+
 def _params(model) -> dict:
+    if isinstance(model, DBN):  # its layers' RBMs, each trained across the ranks
+        return {f"{i}.{k}": v for i, rbm in enumerate(model.rbms_)
+                for k, v in _params(rbm).items()}
     out = {}
     for name, part in model._trainables().items():
         if not isinstance(part, torch.optim.Optimizer):
@@ -70,6 +83,8 @@ def _on_rank(rank, ckpt):
            "params": _params(model), "callbacks": saved}
     for name, (m, X) in _others().items():
         out[name] = _params(m.fit(X))
+        out[name + " history"] = [r["loss"] if "loss" in r else r.get("layer")
+                                  for r in m.history_]
     errors = []
     faults = (lambda: _transformer(1).fit([_stream()[0][: 300 + rank]]),  # data differ
               lambda: VAE(epochs=1, device="cpu", verbose=False).fit(_rows(n=1)))  # 1 row, 2 ranks
@@ -91,10 +106,15 @@ def two_ranks(tmp_path_factory):
 
 def test_every_family_ends_with_the_same_parameters_on_every_rank(two_ranks):
     (a, b), _ = two_ranks
-    for family in ("params", "vae", "rbm", "gan"):
+    for family in ("params", "vae", "rbm", "gan", "dbn", "rnn"):
         assert a[family].keys() == b[family].keys() and a[family]
         for k in a[family]:
             np.testing.assert_array_equal(a[family][k], b[family][k], err_msg=f"{family} {k}")
+    assert {k.split(".")[0] for k in a["dbn"]} == {"0", "1"}  # both layers on every rank
+    assert a["dbn history"] == b["dbn history"] == [0, 0, 1, 1]  # rank 1 logs without callback
+    ref = _params(_rnn().fit(_stream()))  # the RNN (dropout 0): the one-process weights
+    for k, v in a["rnn"].items():
+        np.testing.assert_allclose(v, ref[k], rtol=1e-4, atol=1e-5, err_msg=k)
 
 
 def test_two_processes_follow_the_one_process_loss_curve(two_ranks):

@@ -141,7 +141,13 @@ class DBN(TransformerMixin, GenerativeModel):
                 if callback is not None:
                     callback(epoch, {"layer": i, **record})
 
+            before = len(getattr(rbm, "history_", []))
+            logged = len(self.history_)
             rbm.fit(data, resume=resume_layer, callback=on_epoch)
+            if len(self.history_) == logged:  # on_epoch never ran: in a process group only
+                if i == len(self.rbms_):      # rank 0 runs callbacks; the others log here
+                    self.rbms_.append(rbm)
+                self.history_ += [{"layer": i, **r} for r in rbm.history_[before:]]
             self._describe_from(i, rbm.epochs_trained_)
             self.stop_reason_ = rbm.stop_reason_
             if i + 1 < len(self.layers):
