@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ._common import say, scalar
 
-MODEL_NAMES = ("rnn", "transformer", "hmm", "ngram")
+MODEL_NAMES = ("rnn", "transformer", "hmm", "ngram", "seqvae")
 
 
 def add_parser(subparsers) -> None:
@@ -39,7 +39,8 @@ def add_parser(subparsers) -> None:
     t.add_argument("--column", default="SMILES", help="the SMILES column (default SMILES)")
     t.add_argument("--subset", type=int, default=None, help="train on N random molecules")
     t.add_argument("--max-length", type=int, default=100, help="longest molecule in tokens")
-    t.add_argument("--epochs", type=int, default=None, help="epochs (rnn, transformer)")
+    t.add_argument("--epochs", type=int, default=None,
+                   help="epochs (rnn, transformer, seqvae)")
     t.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a hyperparameter of the sequence model (repeatable)")
     t.add_argument("--seed", type=int, default=0)
@@ -71,6 +72,9 @@ def add_parser(subparsers) -> None:
     o.add_argument("--objective", required=True,
                    help="qed, logp or guacamol:<task> (e.g. guacamol:osimertinib_mpo)")
     o.add_argument("--budget", type=int, default=5000, help="oracle calls")
+    o.add_argument("--method", choices=tuple(OPTIMIZERS), default="reinvent",
+                   help="reinvent: RL fine-tuning of an rnn/transformer run; latent: "
+                   "surrogate-guided search in a seqvae run's latent space")
     o.add_argument("-o", "--out", required=True, help="CSV of the best molecules")
     o.add_argument("--top", type=int, default=100, help="molecules to write")
     o.add_argument("--batch-size", type=int, default=64)
@@ -80,6 +84,30 @@ def add_parser(subparsers) -> None:
     o.add_argument("--seed", type=int, default=0)
     o.add_argument("--force", action="store_true", help="overwrite --out")
     o.set_defaults(func=cmd_optimize)
+
+
+def _generator_class():
+    from genlearn.molecules import latent  # noqa: F401 - registers the seqvae molecule model
+    from genlearn.molecules.generator import MoleculeGenerator
+
+    return MoleculeGenerator
+
+
+def _optimize_reinvent(gen, objective, args):
+    from genlearn.molecules.reinvent import reinvent
+
+    return reinvent(gen, objective, budget=args.budget, batch_size=args.batch_size,
+                    sigma=args.sigma, lr=args.lr, seed=args.seed)
+
+
+def _optimize_latent(gen, objective, args):
+    from genlearn.molecules.latent import latent_optimize
+
+    return latent_optimize(gen, objective, budget=args.budget, seed=args.seed)
+
+
+# optimize --method NAME -> fn(generator, objective, args) -> OptimizationResult
+OPTIMIZERS = {"reinvent": _optimize_reinvent, "latent": _optimize_latent}
 
 
 def _params(items) -> dict:
@@ -121,12 +149,13 @@ def _write_csv(path: Path, header, rows) -> None:
 
 def cmd_train(args) -> int:
     import genlearn.molecules as glm
-    from genlearn.molecules.generator import MoleculeGenerator
+    MoleculeGenerator = _generator_class()
 
     params = _params(args.param)
     if args.epochs is not None:
-        if args.model not in ("rnn", "transformer"):
-            raise ValueError(f"--epochs applies to rnn and transformer, not {args.model}")
+        if args.model not in ("rnn", "transformer", "seqvae"):
+            raise ValueError(f"--epochs applies to rnn, transformer and seqvae, not "
+                             f"{args.model}")
         params["epochs"] = args.epochs
     gen = MoleculeGenerator(model=args.model, representation=args.repr,
                             max_length=args.max_length, model_params=params, seed=args.seed)
@@ -144,7 +173,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from genlearn.molecules.generator import MoleculeGenerator
+    MoleculeGenerator = _generator_class()
 
     out = _refuse_existing(args.out, args.force)
     gen = MoleculeGenerator.load(args.run)
@@ -171,7 +200,7 @@ def _draw_grid(smiles, path: Path, n: int = 24) -> None:
 def cmd_evaluate(args) -> int:
     import genlearn.molecules as glm
     from genlearn.metrics.molecules import moses_metrics
-    from genlearn.molecules.generator import MoleculeGenerator
+    MoleculeGenerator = _generator_class()
 
     gen = MoleculeGenerator.load(args.run)
     test = glm.read_smiles(args.test, args.column)
@@ -196,15 +225,16 @@ def cmd_evaluate(args) -> int:
 
 def cmd_optimize(args) -> int:
     from genlearn.molecules import properties
-    from genlearn.molecules.generator import MoleculeGenerator
+    MoleculeGenerator = _generator_class()
     from genlearn.molecules.objectives import Objective
-    from genlearn.molecules.reinvent import reinvent
 
     objective = Objective(args.objective)  # an unknown name fails before any work
+    if args.save_agent and args.method != "reinvent":
+        raise ValueError("--save-agent applies to --method reinvent (latent search trains "
+                         "no model)")
     out = _refuse_existing(args.out, args.force)
     gen = MoleculeGenerator.load(args.run)
-    res = reinvent(gen, objective, budget=args.budget, batch_size=args.batch_size,
-                   sigma=args.sigma, lr=args.lr, seed=args.seed)
+    res = OPTIMIZERS[args.method](gen, objective, args)
     from rdkit import Chem
 
     rows = []
