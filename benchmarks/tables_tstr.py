@@ -55,11 +55,11 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
-def run_ours(key, train, n, epochs, threads, seed, target):
+def run_ours(key, train, n, epochs, threads, seed, target, extra=None):
     kw = dict(OURS[key])
     if kw.pop("target", None):
         kw["target"] = target
-    syn = TabularSynthesizer(**kw, epochs=epochs, seed=seed, threads=threads)
+    syn = TabularSynthesizer(**kw, **(extra or {}), epochs=epochs, seed=seed, threads=threads)
     t0 = time.perf_counter()
     syn.fit(train)
     fit_s = time.perf_counter() - t0
@@ -114,7 +114,18 @@ def main(argv=None):
     ap.add_argument("--ctgan-epochs", type=int, default=300)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--rows-factor", type=float, default=1.0,
+                    help="draw this many times the training rows (default 1)")
+    ap.add_argument("--min-leaf", type=int, default=None,
+                    help="cart: TabularSynthesizer(min_leaf=)")
+    ap.add_argument("--smoothing", type=float, default=None,
+                    help="cart: TabularSynthesizer(smoothing=)")
     args = ap.parse_args(argv)
+    extra = {k: v for k, v in (("min_leaf", args.min_leaf), ("smoothing", args.smoothing))
+             if v is not None}
+    # the settings beyond the model key name the run: e.g. cart_target+rows5+smoothing0.5
+    tag = "".join([f"+rows{args.rows_factor:g}" if args.rows_factor != 1 else ""]
+                  + [f"+{k}{v:g}" for k, v in extra.items()])
     torch.set_num_threads(args.threads)
     target = TARGETS[args.table]
     df = load_table(args.table).dropna().reset_index(drop=True)
@@ -136,17 +147,19 @@ def main(argv=None):
     for key in args.models:
         for seed in args.seeds:
             load0 = load()
+            n_rows = int(round(args.rows_factor * len(train)))
             if key in OURS:
-                synth, fit_s = run_ours(key, train, len(train), args.epochs, args.threads, seed,
-                                       target)
+                synth, fit_s = run_ours(key, train, n_rows, args.epochs, args.threads, seed,
+                                        target, extra)
                 epochs = args.epochs if not key.startswith(("copula", "cart")) else None
             else:
-                synth, fit_s = run_ctgan(key, train, len(train), args.ctgan_epochs, args.threads,
+                synth, fit_s = run_ctgan(key, train, n_rows, args.ctgan_epochs, args.threads,
                                          seed, discrete)
                 epochs = args.ctgan_epochs
             load1 = load()
             m = mt.evaluate(train, synth, test, target, seed=seed)
-            rec = {"model": key, "seed": seed, "epochs": epochs, "fit_seconds": round(fit_s, 1),
+            rec = {"model": key + tag, "seed": seed, "rows": len(synth), "epochs": epochs,
+                   "fit_seconds": round(fit_s, 1),
                    "load_before": load0, "load_after": load1,
                    "tstr": m["tstr"]["synthetic"], "column_shapes": m["column_shapes"]["score"],
                    "pair_trends": m["pair_trends"]["score"], "detection": m["detection"],
@@ -154,7 +167,7 @@ def main(argv=None):
             if args.table == "breast_cancer":
                 rec["rf_f1"] = rf_f1(train, synth, test, target)
             results["runs"] = [r for r in results["runs"]
-                               if not (r["model"] == key and r["seed"] == seed)] + [rec]
+                               if not (r["model"] == rec["model"] and r["seed"] == seed)] + [rec]
             print(json.dumps(rec), flush=True)
             out_path.parent.mkdir(parents=True, exist_ok=True)
             out_path.write_text(json.dumps(results, indent=1) + "\n")

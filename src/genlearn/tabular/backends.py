@@ -242,8 +242,11 @@ class CopulaBackend:
                 cols.append(M[:, s])
                 self.probs.append(None)
         Z = np.column_stack(cols)                                           # (n, n_blocks)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = np.atleast_2d(np.corrcoef(Z, rowvar=False))
+        if len(Z) < 2:  # one row: no correlation to learn
+            corr = np.eye(Z.shape[1])
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                corr = np.atleast_2d(np.corrcoef(Z, rowvar=False))
         corr = np.nan_to_num(corr)
         np.fill_diagonal(corr, 1.0)
         vals, vecs = np.linalg.eigh(corr)  # nearest positive-definite matrix by eigenvalue floor

@@ -24,6 +24,7 @@ the table metrics of :mod:`genlearn.metrics.tabular` instead.
 from __future__ import annotations
 
 import logging
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 # The default encoding of numbers per backend: measured in benchmarks/tables_normalization.py.
 DEFAULT_NORMALIZATION = {"vae": "mode", "gan": "mode", "copula": "quantile", "cart": "quantile"}
 MAX_REJECTION_ROUNDS = 50
+# target=: a class with fewer training rows than this gets a warning (its model sees only them)
+RARE_CLASS_ROWS = 5
 # calibrate=True: model quantiles from this many rows, at this many levels
 CALIBRATION_ROWS = 10_000
 CALIBRATION_QUANTILES = 201
@@ -153,6 +156,12 @@ class TabularSynthesizer(GenerativeModel):
         groups = [np.flatnonzero(codes == j) for j in range(col.width)]
         if sum(len(g) > 0 for g in groups) < 2:
             raise ValueError(f"target {self.target!r} has a single class; it needs at least two")
+        for level, g in zip(col.levels, groups, strict=True):
+            if 0 < len(g) < RARE_CLASS_ROWS:
+                warnings.warn(f"target class {level!r} has {len(g)} training row(s); its own "
+                              "model learns from those alone, so its synthetic rows are close "
+                              "to copies of them (cart: exact copies of a single row)",
+                              UserWarning, stacklevel=3)
         return groups
 
     def fit(self, X, y=None, *, callback=None) -> TabularSynthesizer:
