@@ -113,3 +113,45 @@ def test_baselines_are_normalised_and_key_bernoulli_matches_counts():
     np.testing.assert_allclose([s.sum() for s in steps], hmm.log_prob(data[:2]))
     s = hmm.sample(2, 5, seed=0, prompt=data[0])
     assert s[0].shape == (5, D)
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUTS))
+def test_tempered_draws_follow_the_tempered_distribution_of_every_frame(name):
+    # exact p_T(v) by enumeration: logits / T (Bernoulli, each NADE conditional) or E / T (RBM)
+    torch.manual_seed(3)
+    T = 0.5
+    out = OUTPUTS[name](3, D, 3).double()
+    with torch.no_grad():
+        for p in out.parameters():
+            p.normal_(0, 0.8)
+    u = torch.randn(1, 3, dtype=torch.float64)
+    frames = _all_frames().double()
+    uu = u.expand(len(frames), 3)
+    with torch.no_grad():
+        if name == "rbm":
+            b, c = out.biases(uu)
+            b, c, W = b / T, c / T, out.W / T
+            logf = (frames * b).sum(-1) + torch.nn.functional.softplus(c + frames @ W.T).sum(-1)
+        else:
+            # log p_T(v) = sum_i log sigmoid(+-logit_i / T), logit_i = log P(v_<i, 1) -
+            # log P(v_<i, 0) from prefix marginals of the exact log_prob (keys in order)
+            lp = out.log_prob(uu, frames)
+            logf = torch.zeros(len(frames), dtype=torch.float64)
+            for i in range(D):
+                def prefix(v, i=i):
+                    match = (frames[:, :i + 1] == v[:i + 1]).all(1)
+                    return torch.logsumexp(lp[match], 0)
+                for k, v in enumerate(frames):
+                    one, zero = v.clone(), v.clone()
+                    one[i], zero[i] = 1, 0
+                    logit = prefix(one) - prefix(zero)
+                    logf[k] += -torch.nn.functional.binary_cross_entropy_with_logits(
+                        logit / T, v[i])
+        p_exact = torch.softmax(logf, 0).numpy()
+        gen = torch.Generator().manual_seed(0)
+        n = 40_000
+        draws = out.sample(u.expand(n, 3), gen, temperature=T).numpy().astype(int)
+    codes = draws @ (1 << np.arange(D))[::-1]
+    freq = np.bincount(codes, minlength=len(frames)) / n
+    assert np.abs(freq - p_exact).max() < 4 * np.sqrt(0.25 / n)  # 4 sd of a share
+    assert np.abs(p_exact - torch.softmax(logf * T, 0).numpy()).max() > 0.02  # T mattered

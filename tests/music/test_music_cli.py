@@ -46,6 +46,7 @@ def run(corpus):
 def test_generate_writes_midi_and_png(run, tmp_path, capsys):
     out = tmp_path / "piece.mid"
     argv = ["music", "generate", str(run), "--bars", "2", "-o", str(out), "--seed", "0"]
+    assert main(argv + ["--temperature", "0.8"]) == 0
     assert main(argv) == 0
     roll = read_midi(out)
     assert 1 <= len(roll) <= 8 and roll.any()
@@ -78,7 +79,7 @@ def test_evaluate_json(run, capsys):
     assert res["nll_per_step"] < 11  # learned something: far below the untrained ~61 nats
 
 
-def test_hmm_and_bernoulli_runs(corpus, tmp_path, capsys):
+def test_hmm_and_bernoulli_runs(corpus, tmp_path, capsys, one_line_error):
     for model in ("hmm", "bernoulli"):
         out = tmp_path / model
         assert main(["music", "train", "--corpus", str(corpus / "tiny.mat"), "--model", model,
@@ -89,6 +90,8 @@ def test_hmm_and_bernoulli_runs(corpus, tmp_path, capsys):
         assert main(["music", "continue", str(out), str(start), "--bars", "1",
                      "-o", str(tmp_path / f"{model}.mid")]) == 0
         np.testing.assert_array_equal(read_midi(tmp_path / f"{model}.mid")[:5], _piece(5))
+        one_line_error(["music", "generate", str(out), "--temperature", "0.5", "-o",
+                        str(tmp_path / "t.mid")], "temperature=0.5 is not available")
 
 
 def _midi(path, notes, channel=0):
@@ -118,6 +121,8 @@ def test_bad_inputs_are_one_line_errors(run, corpus, tmp_path, one_line_error):
     one_line_error(["music", "generate", str(run), "-o", str(tmp_path / "x.wav")],
                    "must end in .mid")
     one_line_error(["music", "generate", str(run), "--bars", "0", "-o", out], "bars must be")
+    one_line_error(["music", "generate", str(run), "--temperature", "0", "-o", out],
+                   "temperature must be")
     one_line_error(["music", "train", "--corpus", str(tmp_path / "nothing"), "--out",
                     str(tmp_path / "r")], "unknown corpus")
     one_line_error(["music", "train", "--corpus", "jsb", "--out", str(tmp_path / "r")],

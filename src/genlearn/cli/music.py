@@ -47,6 +47,9 @@ def add_parser(sub) -> None:
     g.add_argument("--bars", type=int, default=16)
     g.add_argument("-o", "--output", default="piece.mid")
     g.add_argument("--seed", type=int, default=None)
+    g.add_argument("--temperature", type=float, default=1.0,
+                   help="divide each frame's logits (RBM: energy) by this before drawing: 1 is "
+                   "the model, below 1 more conservative (recurrent frame models)")
     g.set_defaults(func=_cmd_generate)
 
     c = msub.add_parser("continue", help="continue the opening in a MIDI/MusicXML file; the "
@@ -59,6 +62,9 @@ def add_parser(sub) -> None:
                    help="move pitches outside the 88 keys by octaves into range (default: "
                    "refuse the file)")
     c.add_argument("--seed", type=int, default=None)
+    c.add_argument("--temperature", type=float, default=1.0,
+                   help="divide each frame's logits (RBM: energy) by this before drawing: 1 is "
+                   "the model, below 1 more conservative (recurrent frame models)")
     c.set_defaults(func=_cmd_continue)
 
     e = msub.add_parser("evaluate", help="held-out NLL per step, frame accuracy and the "
@@ -67,6 +73,9 @@ def add_parser(sub) -> None:
     e.add_argument("--pieces", type=int, default=None,
                    help="compare this many generated pieces (default: one per test piece)")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--temperature", type=float, default=1.0,
+                   help="divide each frame's logits (RBM: energy) by this before drawing: 1 is "
+                   "the model, below 1 more conservative (recurrent frame models)")
     e.add_argument("--json", action="store_true", help="print the figures as JSON")
     e.set_defaults(func=_cmd_evaluate)
 
@@ -103,7 +112,8 @@ def _files(info: dict) -> None:
 def _cmd_generate(args) -> int:
     from ..music import app
 
-    info = app.generate(args.run, args.output, bars=args.bars, seed=args.seed)
+    info = app.generate(args.run, args.output, bars=args.bars, seed=args.seed,
+                        temperature=args.temperature)
     print(f"generated {args.bars} bars ({info['steps']} steps)", flush=True)
     _files(info)
     return 0
@@ -113,7 +123,7 @@ def _cmd_continue(args) -> int:
     from ..music import app
 
     info = app.continue_piece(args.run, args.start, args.output, bars=args.bars,
-                              seed=args.seed, clip=args.clip)
+                              seed=args.seed, clip=args.clip, temperature=args.temperature)
     print(f"kept the {info['opening_steps']}-step opening and added {args.bars} bars "
           f"({info['steps']} steps in all)", flush=True)
     _files(info)
@@ -123,7 +133,8 @@ def _cmd_continue(args) -> int:
 def _cmd_evaluate(args) -> int:
     from ..music import app
 
-    res = app.evaluate(args.run, n_pieces=args.pieces, seed=args.seed)
+    res = app.evaluate(args.run, n_pieces=args.pieces, seed=args.seed,
+                       temperature=args.temperature)
     if args.json:
         print(json.dumps(res, indent=1), flush=True)
         return 0

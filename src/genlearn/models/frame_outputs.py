@@ -5,7 +5,10 @@ Each output is a strategy (an ``nn.Module``) with two methods, so the recurrent 
 branch on its kind:
 
 - ``log_prob(u, v)``: log p(v | u), exact, in nats; u (N, U), v (N, D) -> (N,)
-- ``sample(u, gen)``: one draw of v per row of u: (N, U) -> (N, D)
+- ``sample(u, gen, temperature=1.0)``: one draw of v per row of u: (N, U) -> (N, D); with
+  ``temperature`` T != 1 the draw is from the distribution whose logits (Bernoulli, each NADE
+  conditional) or energy (RBM: E / T, so b, c and W divided by T) are divided by T -- T < 1
+  sharpens, T > 1 flattens; T = 1 is the model
 
 ``BernoulliOutput`` treats the keys as independent given u (the RNN/LSTM baselines of Chung et
 al. 2014). ``NADEOutput`` is the RNN-NADE output of Boulanger-Lewandowski et al. (2012): the
@@ -41,8 +44,8 @@ class BernoulliOutput(nn.Module):
         logits = self.lin(u)  # (N, D)
         return -F.binary_cross_entropy_with_logits(logits, v, reduction="none").sum(-1)
 
-    def sample(self, u, gen):
-        p = torch.sigmoid(self.lin(u))
+    def sample(self, u, gen, temperature: float = 1.0):
+        p = torch.sigmoid(self.lin(u) / temperature)
         return (torch.rand(p.shape, generator=gen, device=p.device, dtype=p.dtype) < p).to(p.dtype)
 
 
@@ -70,11 +73,11 @@ class NADEOutput(nn.Module):
         logits = b + (torch.sigmoid(a) * self.V[None]).sum(-1)  # (N, D)
         return -F.binary_cross_entropy_with_logits(logits, v, reduction="none").sum(-1)
 
-    def sample(self, u, gen):
+    def sample(self, u, gen, temperature: float = 1.0):
         b, a = self.to_b(u), self.to_c(u)
         v = torch.zeros(u.shape[0], self.n_keys, dtype=u.dtype, device=u.device)
         for i in range(self.n_keys):
-            p = torch.sigmoid(b[:, i] + torch.sigmoid(a) @ self.V[i])
+            p = torch.sigmoid((b[:, i] + torch.sigmoid(a) @ self.V[i]) / temperature)
             v[:, i] = (torch.rand(p.shape, generator=gen, device=p.device, dtype=p.dtype) < p)
             a = a + v[:, i:i + 1] * self.W[:, i]
         return v
@@ -113,9 +116,10 @@ class RBMOutput(nn.Module):
     def free_energy(self, v, b, c):
         return -(v * b).sum(-1) - F.softplus(c + v @ self.W.T).sum(-1)  # (N,)
 
-    def _log_f_hidden(self, hs, b, c):
+    def _log_f_hidden(self, hs, b, c, W=None):
         """log sum_v exp(-E(v, h)) for every hidden state in hs (S, H): (N, S)."""
-        return c @ hs.T + F.softplus(b[:, None, :] + (hs @ self.W)[None]).sum(-1)
+        W = self.W if W is None else W
+        return c @ hs.T + F.softplus(b[:, None, :] + (hs @ W)[None]).sum(-1)
 
     def log_z(self, b, c, *, chunk_elems: int = 1 << 24):
         """log Z(u) per frame: exact enumeration (differentiable) or AIS. (N,)"""
@@ -154,18 +158,19 @@ class RBMOutput(nn.Module):
         log_z0 = (F.softplus(b).sum(-1) + F.softplus(c).sum(-1)).double()
         return (log_z0 + torch.logsumexp(log_w, 1) - math.log(M)).to(b.dtype)
 
-    def sample(self, u, gen):
+    def sample(self, u, gen, temperature: float = 1.0):
         b, c = self.biases(u)
+        b, c, W = b / temperature, c / temperature, self.W / temperature  # energy E / T
         if self.exact:  # exact: h from its marginal p(h | u), then v | h
             n_states = 1 << self.hidden
             hs = binary_states(0, n_states, self.hidden, dtype=b.dtype, device=b.device)
-            logits = self._log_f_hidden(hs, b, c)  # (N, S)
+            logits = self._log_f_hidden(hs, b, c, W)  # (N, S)
             idx = torch.multinomial(torch.softmax(logits.double(), 1), 1, generator=gen)[:, 0]
-            return _bernoulli(torch.sigmoid(b + hs[idx] @ self.W), gen)
+            return _bernoulli(torch.sigmoid(b + hs[idx] @ W), gen)
         v = _bernoulli(torch.sigmoid(b), gen)  # Gibbs chain, as the paper samples
         for _ in range(self.gibbs_steps):
-            h = _bernoulli(torch.sigmoid(c + v @ self.W.T), gen)
-            v = _bernoulli(torch.sigmoid(b + h @ self.W), gen)
+            h = _bernoulli(torch.sigmoid(c + v @ W.T), gen)
+            v = _bernoulli(torch.sigmoid(b + h @ W), gen)
         return v
 
     def cd_loss(self, u, v, gen, k: int):

@@ -97,6 +97,7 @@ class FrameRNN(EpochModel):
     resumable = True
     epoch_trained = True
     default_output = "bernoulli"
+    samples_with_temperature = True  # sample(..., temperature=T); the music commands read it
 
     @classmethod
     def _contract_example(cls) -> dict:
@@ -353,14 +354,18 @@ class FrameRNN(EpochModel):
 
     # -- sampling -------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(self, n, length=64, *, seed=None, prompt=None) -> list[np.ndarray]:
+    def sample(self, n, length=64, *, seed=None, prompt=None,
+               temperature: float = 1.0) -> list[np.ndarray]:
         """``n`` new pieces of ``length`` frames, each a (length, D) 0/1 array.
 
         ``prompt`` (a (T0, D) piano roll) conditions the draws through the RNN state after it;
         it is not repeated in the output (prepend it to get the completed piece).
+        ``temperature`` divides each frame's logits (the RBM's energy) before drawing: 1 is the
+        model; below 1 sharper, more conservative frames (see :mod:`.frame_outputs`).
         """
         self._check_fitted()
         n, length = check_n(n), check_n(length, "length")
+        check_float(temperature, "temperature", low=0.0, low_open=True)
         gen = torch_generator(self.device_, seed)
         net = self.net_.eval()
         D = self.n_keys_
@@ -373,7 +378,7 @@ class FrameRNN(EpochModel):
                 u = uu[:, -1]
             frames = []
             for _t in range(length):
-                v_t = net.out.sample(u, gen)  # (n, D)
+                v_t = net.out.sample(u, gen, temperature)  # (n, D)
                 frames.append(v_t)
                 uu, state = net.rnn(v_t[:, None], state)
                 u = uu[:, -1]

@@ -119,18 +119,30 @@ def _write_piece(roll, out, spq: int, *, opening: int = 0, title: str = "") -> d
             "audio_note": audio_available()}
 
 
-def generate(run, out="piece.mid", *, bars: int = 16, seed=None) -> dict:
+def _draw(model, n, length, *, seed=None, prompt=None, temperature: float = 1.0):
+    """``model.sample``; a temperature other than 1 only for the models that have one."""
+    kw = {} if prompt is None else {"prompt": prompt}
+    if temperature != 1.0:
+        if not getattr(type(model), "samples_with_temperature", False):
+            raise ValueError(f"temperature={temperature} is not available for "
+                             f"{type(model).__name__} (the recurrent frame models have it)")
+        kw["temperature"] = temperature
+    return model.sample(n, length, seed=seed, **kw)
+
+
+def generate(run, out="piece.mid", *, bars: int = 16, seed=None,
+             temperature: float = 1.0) -> dict:
     """A new piece of ``bars`` bars: MIDI, a piano-roll PNG beside it, WAV where possible."""
     model, data = load_run(run)
     spq = int(data["steps_per_quarter"])
     if bars < 1:
         raise ValueError(f"bars must be >= 1; got {bars}")
-    roll = model.sample(1, bars * steps_per_bar(spq), seed=seed)[0]
+    roll = _draw(model, 1, bars * steps_per_bar(spq), seed=seed, temperature=temperature)[0]
     return {"steps": len(roll), **_write_piece(roll, out, spq, title=f"generated, {bars} bars")}
 
 
 def continue_piece(run, start, out="completed.mid", *, bars: int = 8, seed=None,
-                   clip: bool = False) -> dict:
+                   clip: bool = False, temperature: float = 1.0) -> dict:
     """The opening in ``start`` (MIDI/MusicXML) followed by ``bars`` generated bars; the
     opening's frames are copied unchanged, the continuation is drawn given them."""
     model, data = load_run(run)
@@ -138,7 +150,8 @@ def continue_piece(run, start, out="completed.mid", *, bars: int = 8, seed=None,
     if bars < 1:
         raise ValueError(f"bars must be >= 1; got {bars}")
     opening = read_piece(start, steps_per_quarter=spq, clip=clip)
-    rest = model.sample(1, bars * steps_per_bar(spq), seed=seed, prompt=opening)[0]
+    rest = _draw(model, 1, bars * steps_per_bar(spq), seed=seed, prompt=opening,
+                 temperature=temperature)[0]
     roll = np.vstack([opening, rest]).astype(np.uint8)
     info = _write_piece(roll, out, spq, opening=len(opening), title="given opening + continuation")
     return {"opening_steps": len(opening), "steps": len(roll), **info}
@@ -157,10 +170,11 @@ def next_frame_predictions(model, rolls, seed=0) -> list[np.ndarray]:
     return out
 
 
-def evaluate(run, *, n_pieces: int | None = None, seed: int = 0) -> dict:
+def evaluate(run, *, n_pieces: int | None = None, seed: int = 0,
+             temperature: float = 1.0) -> dict:
     """Held-out NLL per step (every test frame weighted equally), the continuation NLL of the
-    second halves, frame accuracy, and the musical statistics of generated pieces against the
-    held-out ones (as many pieces, of the same lengths)."""
+    second halves, frame accuracy, and the musical statistics of generated pieces (drawn at
+    ``temperature``) against the held-out ones (as many pieces, of the same lengths)."""
     model, data = load_run(run)
     rolls = load_corpus(data["corpus"], steps_per_quarter=int(data["steps_per_quarter"]),
                         seed=int(data.get("seed", 0)))
@@ -169,14 +183,15 @@ def evaluate(run, *, n_pieces: int | None = None, seed: int = 0) -> dict:
     n = sum(len(s) for s in steps)
     tails = [s[len(s) // 2:] for s in steps]
     pieces = test if n_pieces is None else test[:n_pieces]
-    generated = [model.sample(1, len(r), seed=seed + i)[0] for i, r in enumerate(pieces)]
+    generated = [_draw(model, 1, len(r), seed=seed + i, temperature=temperature)[0]
+                 for i, r in enumerate(pieces)]
     spq = int(data["steps_per_quarter"])
     stats = compare_sets(generated, pieces, rolls.train, window=4 * steps_per_bar(spq))
     return {"corpus": rolls.name, "n_test": len(test), "test_steps": n,
             "nll_per_step": float(-np.concatenate(steps).sum() / n),
             "continuation_nll_per_step": float(-np.concatenate(tails).sum()
                                                / sum(len(t) for t in tails)),
-            "estimator": _estimator(model),
+            "estimator": _estimator(model), "temperature": temperature,
             "frame_accuracy": frame_accuracy(np.concatenate(next_frame_predictions(model, test)),
                                              np.concatenate(test)),
             **stats}
