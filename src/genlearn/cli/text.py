@@ -31,6 +31,13 @@ def add_parser(sub) -> None:
     t.add_argument("--max-minutes", type=float, default=None,
                    help="transformer/rnn: stop training after this many minutes (the learning "
                    "rate schedule follows the clock)")
+    t.add_argument("--clock", default="wall", choices=("wall", "cpu"),
+                   help="what --max-minutes counts: wall time (default) or this process's CPU "
+                   "time (the same on a quiet one-thread run; not slowed by a busy machine)")
+    t.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: chosen by the size of the network)")
+    t.add_argument("--warmup", type=int, default=100,
+                   help="transformer/rnn learning-rate warm-up steps (default 100)")
     t.add_argument("--n-layer", type=int, default=4, help="transformer/rnn layers (default 4)")
     t.add_argument("--n-head", type=int, default=4, help="attention heads (default 4)")
     t.add_argument("--n-embd", type=int, default=128, help="transformer width (default 128)")
@@ -57,6 +64,9 @@ def add_parser(sub) -> None:
     t.add_argument("--resume", action="store_true",
                    help="continue the transformer/rnn checkpoint in --out up to --epochs")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train in N processes on this machine (starts torchrun; gloo on CPUs, "
+                   "NCCL with one GPU each); rank 0 writes --out")
     t.set_defaults(func=_cmd_train)
     g = text_sub.add_parser("generate", help="continue a prompt with a trained text model, "
                             "printing as it goes")
@@ -76,6 +86,18 @@ def add_parser(sub) -> None:
 
 
 def _cmd_train(args) -> int:
+    from ..training import launch
+
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be at least 1; got {args.nproc}")
+    if args.nproc > 1 and not launch.launched():  # torchrun runs this command N times
+        return launch.torchrun(args.nproc, getattr(args, "argv", sys.argv[1:]))
+    with launch.process_group(args.device):  # joins torchrun's group when it started us
+        return _train(args)
+
+
+def _train(args) -> int:
+    from .. import distributed
     from ..text import train_text
 
     options = {"epochs": args.epochs, "n_layer": args.n_layer, "n_head": args.n_head,
@@ -84,6 +106,7 @@ def _cmd_train(args) -> int:
                "dropout": args.dropout, "states": args.states, "order": args.order,
                "n_iter": args.iters, "seed": args.seed, "device": args.device,
                "max_time": None if args.max_minutes is None else 60.0 * args.max_minutes,
+               "clock": args.clock, "threads": args.threads, "warmup": args.warmup,
                "verbose": not args.quiet}
     if args.lr is not None:
         options.update(lr=args.lr, lr_rnn=args.lr)
@@ -92,9 +115,13 @@ def _cmd_train(args) -> int:
                         seq_len=args.seq_len, split=args.split, out=args.out,
                         baseline=args.baseline, force=args.force, resume=args.resume,
                         **options)
+    if distributed.rank() != 0:  # under torchrun: rank 0 reports
+        return 0
+    procs = f" in {report['processes']} processes" if report["processes"] > 1 else ""
     print(f"trained a {report['model']} on {report['train_characters']:,} characters "
           f"({report['train_tokens']:,} tokens, {report['tokenizer']} vocabulary of "
-          f"{report['vocabulary']}) in {report['train_seconds']:.1f} s", flush=True)
+          f"{report['vocabulary']}) in {report['train_seconds']:.1f} s ("
+          f"{report['train_cpu_seconds']:.1f} s CPU){procs}", flush=True)
     print(f"held-out bits per character: {report['bits_per_char']:.4f} "
           f"({report['test_characters']:,} characters)", flush=True)
     if not report["converged"]:

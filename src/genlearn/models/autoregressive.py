@@ -36,6 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from .._threads import check_threads, thread_policy
 from .._utils import check_common, check_float, check_int, check_n
 from ..sequences import SequenceModel, parse_sequences, vocabulary_size
@@ -44,6 +45,11 @@ from .seq_windows import IGNORE, Windows
 
 log = logging.getLogger(__name__)
 
+
+
+# the clocks ``max_time`` can count: wall time, or this process's CPU time (all its threads),
+# which does not depend on what else the machine runs (a one-thread run's CPU time is its work)
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def _stride(window: int) -> int:
@@ -96,7 +102,7 @@ class AutoregressiveModel(SequenceModel, EpochModel):
     # the training hyperparameters every subclass takes (subclass __init__ stores them)
     _TRAIN = ("n_symbols", "end_symbol", "block_size", "epochs", "batch_size", "lr",
               "weight_decay", "warmup", "min_lr_ratio", "grad_clip", "val_fraction", "patience",
-              "max_time", "seed", "device", "verbose", "threads")
+              "max_time", "clock", "seed", "device", "verbose", "threads")
 
     _CONTRACT_NET: dict = {}  # a subclass's tiny network for the contract suite
 
@@ -133,6 +139,8 @@ class AutoregressiveModel(SequenceModel, EpochModel):
         check_threads(self.threads)
         if self.max_time is not None:
             check_float(self.max_time, "max_time", low=0.0, low_open=True)
+        if self.clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {sorted(CLOCKS)}; got {self.clock!r}")
         check_common(self)
 
     # -- data -------------------------------------------------------------------------------
@@ -314,10 +322,11 @@ class AutoregressiveModel(SequenceModel, EpochModel):
         ``epochs`` (optimizer, schedule and random states included: the run equals an
         uninterrupted one on CPU). ``callback(epoch, record)`` runs after each epoch.
 
-        With ``max_time`` (seconds), the learning rate decays by whichever is further along,
-        the steps or the clock, and training stops at the first step past the time: the
-        weights are those of that step, ``stop_reason_`` is ``"max_time"`` and
-        ``epochs_trained_`` counts the finished epochs (a resume then is not bit-exact).
+        With ``max_time`` (seconds on ``clock``: ``"wall"`` time or the process's ``"cpu"``
+        time), the learning rate decays by whichever is further along, the steps or the
+        clock, so the cosine ends when the budget does, and training stops at the first step
+        past the time: the weights are those of that step, ``stop_reason_`` is ``"max_time"``
+        and ``epochs_trained_`` counts the finished epochs (a resume then is not bit-exact).
         """
         self._validate_params()
         seqs = parse_sequences(X, lengths, name="X").seqs
@@ -392,7 +401,7 @@ class AutoregressiveModel(SequenceModel, EpochModel):
         data.prepare(self._rows(train), self.block_size, self.device_)
         self._total_steps = self.epochs * -(-len(data) // self.batch_size)
         self._clock = [time.perf_counter(), 0]
-        self._t_start = self._clock[0]  # max_time counts from here
+        self._t_start = CLOCKS[self.clock]()  # max_time counts from here
         self._bar = None
         evaluate = monitor = patience = None
         if data.val:
@@ -406,24 +415,38 @@ class AutoregressiveModel(SequenceModel, EpochModel):
         return EpochPlan(data=data, batch_size=self.batch_size, evaluate=evaluate,
                          monitor=monitor, patience=patience)
 
-    def _lr_at(self, step: int) -> float:
+    def _time_used(self) -> float:
+        """Share of ``max_time`` used so far (0 without one). Under a process group it is the
+        largest over the ranks (one tiny all-reduce per step), so every rank takes the same
+        learning rate and stops at the same step: clocks differ between processes."""
+        if self.max_time is None:
+            return 0.0
+        used = (CLOCKS[self.clock]() - self._t_start) / self.max_time
+        if distributed.is_distributed():
+            t = torch.tensor([used], dtype=torch.float64)
+            with distributed.collective("agreeing on the time used (all_reduce)"):
+                torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+            used = float(t[0])
+        return used
+
+    def _lr_at(self, step: int, time_used: float = 0.0) -> float:
         """Linear warm-up over ``warmup`` steps (at most a tenth of the run), then cosine
-        decay to ``lr * min_lr_ratio`` at the last step."""
+        decay to ``lr * min_lr_ratio`` at the last step, or when ``max_time`` runs out
+        (``time_used`` = 1), whichever comes first."""
         warmup = min(self.warmup, self._total_steps // 10)
         if step < warmup:
             return self.lr * (step + 1) / warmup
-        frac = min(1.0, (step - warmup) / max(1, self._total_steps - warmup))
-        if self.max_time is not None:
-            frac = max(frac, (time.perf_counter() - self._t_start) / self.max_time)
+        frac = min(1.0, max(time_used, (step - warmup) / max(1, self._total_steps - warmup)))
         low = self.lr * self.min_lr_ratio
         return low + 0.5 * (self.lr - low) * (1.0 + math.cos(math.pi * frac))
 
     def _train_step(self, data: Windows, idx: torch.Tensor, epoch: int) -> dict:
-        if self.max_time is not None and time.perf_counter() - self._t_start > self.max_time:
+        used = self._time_used()
+        if used > 1.0:
             raise _TimeUp
-        tok, tgt, n_tokens = data.batch(idx, epoch, self.seed_)
         for group in self.optimizer_.param_groups:
-            group["lr"] = self._lr_at(self.steps_)
+            group["lr"] = self._lr_at(self.steps_, used)
+        tok, tgt, n_tokens = data.batch(idx, epoch, self.seed_)
         self.net_.train()
         with torch.autocast(self.device_.type, dtype=torch.bfloat16,
                             enabled=self.device_.type == "cuda"):

@@ -30,8 +30,8 @@ class RNN(AutoregressiveModel):
     def __init__(self, cell="lstm", n_layer=2, hidden=256, n_embd=None, dropout=0.0,
                  tie_weights=True, n_symbols=None, end_symbol=True, block_size=128, epochs=10,
                  batch_size=32, lr=3e-3, weight_decay=0.0, warmup=50, min_lr_ratio=0.1,
-                 grad_clip=1.0, val_fraction=0.1, patience=3, max_time=None, seed=None,
-                 device="auto", verbose=True, threads=None):
+                 grad_clip=1.0, val_fraction=0.1, patience=3, max_time=None, clock="wall",
+                 seed=None, device="auto", verbose=True, threads=None):
         self.cell = cell
         self.n_layer = n_layer
         self.hidden = hidden
@@ -51,6 +51,7 @@ class RNN(AutoregressiveModel):
         self.val_fraction = val_fraction
         self.patience = patience
         self.max_time = max_time
+        self.clock = clock
         self.seed = seed
         self.device = device
         self.verbose = verbose

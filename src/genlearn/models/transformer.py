@@ -29,8 +29,8 @@ class Transformer(AutoregressiveModel):
     def __init__(self, n_layer=4, n_head=4, n_embd=128, dropout=0.0, positions="learned",
                  tie_weights=True, n_symbols=None, end_symbol=True, block_size=128, epochs=10,
                  batch_size=32, lr=1e-3, weight_decay=0.1, warmup=100, min_lr_ratio=0.1,
-                 grad_clip=1.0, val_fraction=0.1, patience=3, max_time=None, seed=None,
-                 device="auto", verbose=True, threads=None):
+                 grad_clip=1.0, val_fraction=0.1, patience=3, max_time=None, clock="wall",
+                 seed=None, device="auto", verbose=True, threads=None):
         self.n_layer = n_layer
         self.n_head = n_head
         self.n_embd = n_embd
@@ -50,6 +50,7 @@ class Transformer(AutoregressiveModel):
         self.val_fraction = val_fraction
         self.patience = patience
         self.max_time = max_time
+        self.clock = clock
         self.seed = seed
         self.device = device
         self.verbose = verbose

@@ -38,8 +38,9 @@ def _transformer(n_symbols, o):
     return Transformer(n_layer=o["n_layer"], n_head=o["n_head"], n_embd=o["n_embd"],
                        dropout=o["dropout"], block_size=o["block_size"], n_symbols=n_symbols,
                        end_symbol=False, epochs=o["epochs"], batch_size=o["batch_size"],
-                       lr=o["lr"], max_time=o["max_time"], seed=o["seed"], device=o["device"],
-                       verbose=o["verbose"])
+                       lr=o["lr"], warmup=o["warmup"], max_time=o["max_time"], clock=o["clock"],
+                       seed=o["seed"], device=o["device"], verbose=o["verbose"],
+                       threads=o["threads"])
 
 
 def _rnn(n_symbols, o):
@@ -48,7 +49,8 @@ def _rnn(n_symbols, o):
     return RNN(cell=o["cell"], n_layer=o["n_layer"], hidden=o["hidden"], dropout=o["dropout"],
                block_size=o["block_size"], n_symbols=n_symbols, end_symbol=False,
                epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr_rnn"],
-               max_time=o["max_time"], seed=o["seed"], device=o["device"], verbose=o["verbose"])
+               max_time=o["max_time"], clock=o["clock"], seed=o["seed"], device=o["device"],
+               verbose=o["verbose"], threads=o["threads"])
 
 
 def _hmm(n_symbols, o):
@@ -72,7 +74,8 @@ BUILDERS = {"transformer": _transformer, "rnn": _rnn, "hmm": _hmm, "ngram": _ngr
 DEFAULTS = {"n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.1, "block_size": 128,
             "epochs": 5, "batch_size": 32, "lr": 2e-3, "lr_rnn": 3e-3, "cell": "lstm",
             "hidden": 256, "states": 128, "n_iter": 100, "floor": 1e-2, "order": 5, "seed": 0,
-            "max_time": None, "device": "auto", "verbose": True}
+            "warmup": 100, "max_time": None, "clock": "wall", "threads": None, "device": "auto",
+            "verbose": True}
 
 
 def _bits_per_char(model, seqs, n_chars: int) -> float:
@@ -103,8 +106,13 @@ def train_text(path=None, *, data: str | None = None, model: str = "transformer"
     tokens (default: 8 windows for the networks, 200 for the HMM and n-gram); the held-out part
     is scored as one sequence. Networks write a checkpoint every ``checkpoint_every`` epochs;
     ``resume`` continues the checkpoint in ``out``.
+
+    Under a process group (``torchrun``, or ``genlearn text train --nproc N``) every rank runs
+    this with the same corpus and settings: the networks, the HMM and the n-gram share their
+    training out (genlearn.training.distributed_fit, genlearn.distributed) and only rank 0
+    writes ``out``.
     """
-    from .. import io
+    from .. import distributed, io
     from ..models.hmm import ConvergenceWarning
 
     if model not in BUILDERS:
@@ -143,23 +151,25 @@ def train_text(path=None, *, data: str | None = None, model: str = "transformer"
     spec = {"tokenizer": tok.to_json(), "corpus": source, "split": split, "chars": chars,
             "seq_len": seq_len}
 
+    writer = distributed.rank() == 0  # under torchrun: one writer, the same fit everywhere
+
     def save_every(epoch, record):
-        if checkpoint_every and epoch % checkpoint_every == 0:
+        if writer and checkpoint_every and epoch % checkpoint_every == 0:
             io.save(est, out, data={"text": spec})
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings():  # a fixed EM budget is the user's choice: said once below
         warnings.simplefilter("ignore", ConvergenceWarning)
         if getattr(type(est), "epoch_trained", False):
             est.fit(train_seqs, resume=resume, callback=save_every)
         else:
             est.fit(train_seqs)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     report = {"model": est._registry_name, "corpus": source, "tokenizer": tokenizer,
               "converged": bool(getattr(est, "converged_", True)), "characters": len(text),
               "vocabulary": len(tok), "train_characters": len(train_txt),
               "test_characters": len(test_txt), "train_tokens": int(len(train_ids)),
-              "train_seconds": seconds,
+              "train_seconds": seconds, "train_cpu_seconds": cpu_seconds,
               "bits_per_char": _bits_per_char(est, [test_ids], len(test_txt))}
     if baseline and report["model"] != "ngram":
         from ..models.ngram import NGram
@@ -167,7 +177,9 @@ def train_text(path=None, *, data: str | None = None, model: str = "transformer"
         ref = NGram(order=5, n_symbols=len(tok), verbose=False).fit(chunk(train_ids, 200))
         report["ngram5_bits_per_char"] = _bits_per_char(ref, [test_ids], len(test_txt))
     spec["bits_per_char"] = report["bits_per_char"]
-    io.save(est, out, data={"text": spec})
+    if writer:
+        io.save(est, out, data={"text": spec})
+    report["processes"] = distributed.world_size()
     return report
 
 
