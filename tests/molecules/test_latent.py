@@ -96,3 +96,13 @@ def test_cli_trains_a_seqvae_and_optimizes_in_its_latent_space(molecules_csv, tm
                      "latent", "--budget", "5", "-o", str(tmp_path / "x.csv"),
                      "--save-agent", str(tmp_path / "agent")]) == 1
     assert "--save-agent applies to --method reinvent" in capsys.readouterr().err
+
+
+def test_a_search_can_start_from_given_molecules(tiny_vae):
+    obj = Objective("guacamol:osimertinib_mpo")
+    start = MOLECULES[10:30]
+    res = latent_optimize(tiny_vae, obj, budget=35, n_init=10, batch_size=5, n_starts=5,
+                          n_candidates=20, ascent_steps=2, seed=1, init_smiles=start,
+                          surrogate_kwargs={"n_models": 2, "steps": 10})
+    assert {glm.canonical(s) for s in start} <= set(res.scores)
+    assert res.oracle_calls == obj.calls <= 35 and res.oracle_calls > len(start)

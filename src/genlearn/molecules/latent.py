@@ -179,11 +179,13 @@ def latent_optimize(generator: MoleculeGenerator, objective, *, budget: int = 50
                     n_candidates: int = 2000, ascent_steps: int = 50, ascent_lr: float = 0.05,
                     kappa: float = 1.0, prior_weight: float = 0.01, noise: float = 0.3,
                     seed=None, max_rounds: int | None = None, callback=None,
-                    surrogate_kwargs=None, threads: int | None = None) -> OptimizationResult:
+                    surrogate_kwargs=None, init_smiles=None,
+                    threads: int | None = None) -> OptimizationResult:
     """Optimise ``objective`` in the latent space of a sequence-VAE generator with at most
     ``budget`` oracle calls (see the module docstring).
 
-    ``n_init`` prior draws start it; each round proposes ``n_candidates`` codes (half by
+    ``init_smiles`` (e.g. molecules of a data set) are scored first, each an oracle call;
+    prior draws add to them until ``n_init`` molecules have codes. Each round proposes ``n_candidates`` codes (half by
     gradient ascent from ``n_starts`` of the best codes, half as Gaussian perturbations of
     scale ``noise``) and decodes the ``batch_size`` with the highest UCB (``kappa``).
     ``callback(round, record)`` after each round; ``threads``: torch CPU threads (default
@@ -194,12 +196,13 @@ def latent_optimize(generator: MoleculeGenerator, objective, *, budget: int = 50
     with thread_policy(threads, work=0.0, device="cpu"):
         return _latent_optimize(generator, objective, budget, n_init, batch_size, n_starts,
                                 n_candidates, ascent_steps, ascent_lr, kappa, prior_weight,
-                                noise, seed, max_rounds, callback, surrogate_kwargs)
+                                noise, seed, max_rounds, callback, surrogate_kwargs,
+                                init_smiles)
 
 
 def _latent_optimize(generator, objective, budget, n_init, batch_size, n_starts, n_candidates,
                      ascent_steps, ascent_lr, kappa, prior_weight, noise, seed, max_rounds,
-                     callback, surrogate_kwargs) -> OptimizationResult:
+                     callback, surrogate_kwargs, init_smiles) -> OptimizationResult:
     space = LatentSpace(generator)
     for name in ("budget", "n_init", "batch_size", "n_starts", "n_candidates"):
         check_int(locals()[name], name, low=1)
@@ -210,8 +213,8 @@ def _latent_optimize(generator, objective, budget, n_init, batch_size, n_starts,
     result = OptimizationResult()
     codes: dict[str, np.ndarray] = {}   # molecule -> its encoder mean
 
-    def score_new(smiles, proposals: np.ndarray) -> int:
-        first = {}  # each new molecule once, with the code that produced it
+    def score_new(smiles, proposals) -> int:
+        first = {}  # each new molecule once, with the code that produced it (or None)
         for s, z in zip(smiles, proposals, strict=True):
             if s is not None and s not in result.scores:
                 first.setdefault(s, z)
@@ -224,12 +227,16 @@ def _latent_optimize(generator, objective, budget, n_init, batch_size, n_starts,
         for i, (s, v) in enumerate(zip(new, values, strict=True)):
             result.scores[s] = float(v)
             # the molecule's own code; the proposal's where the vocabulary cannot spell it
-            codes[s] = Z[i] if ok[i] else first[s]
+            if ok[i] or first[s] is not None:
+                codes[s] = Z[i] if ok[i] else first[s]
         return len(new)
 
     t0 = time.time()
+    if init_smiles is not None:  # start from given molecules (each scored: an oracle call)
+        init = [canonical(s) for s in init_smiles]
+        score_new(init, [None] * len(init))
     tries = 0
-    while result.oracle_calls < min(n_init, budget) and tries < 20:
+    while len(codes) < min(n_init, budget) and result.oracle_calls < budget and tries < 20:
         z = rng.standard_normal((n_init, space.dim))
         score_new(space.decode(z, greedy=False, seed=int(rng.integers(2**31 - 1))), z)
         tries += 1
