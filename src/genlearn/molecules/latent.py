@@ -185,9 +185,10 @@ def latent_optimize(generator: MoleculeGenerator, objective, *, budget: int = 50
     ``budget`` oracle calls (see the module docstring).
 
     ``init_smiles`` (e.g. molecules of a data set) are scored first, each an oracle call;
-    prior draws add to them until ``n_init`` molecules have codes. Each round proposes ``n_candidates`` codes (half by
-    gradient ascent from ``n_starts`` of the best codes, half as Gaussian perturbations of
-    scale ``noise``) and decodes the ``batch_size`` with the highest UCB (``kappa``).
+    prior draws add to them until ``n_init`` molecules have codes. Each round proposes
+    ``n_candidates`` codes (half by gradient ascent from ``n_starts`` of the best codes, half
+    as Gaussian perturbations of scale ``noise``) and decodes the ``batch_size`` with the
+    highest UCB (``kappa``).
     ``callback(round, record)`` after each round; ``threads``: torch CPU threads (default
     one: the networks are small). Returns an
     :class:`~genlearn.molecules.reinvent.OptimizationResult` (``agent`` is None).
