@@ -1,18 +1,29 @@
 """Does class-conditional generative augmentation lift a small-data classifier on digits?
 
 scikit-learn digits (8x8, /16), k labelled images per class (k = 5, 10, 20; 5 seeds), the rest
-as the test set. An RBF SVM (scikit-learn defaults) trained on: the k*10 real images; + their
-+-1-pixel shifts (4 per image); + per_class images per class drawn from a conditional VAE
-(gl.VAE fit(X, y), Bernoulli likelihood on grey levels, decoder means); + both.
+as the test set (``--data mnist``: MNIST 28x28, k from its 50,000 training images, the 10,000
+test images as test set). An RBF SVM (scikit-learn defaults) trained on:
+
+- ``svm``: the k*10 real images; ``svm_shifts``: + their four +-1-pixel shifts;
+- ``svm_cvae`` / ``svm_shifts_cvae``: + ``per_class`` decoder-mean images per class of a
+  conditional VAE fitted on the real images only (the first version of this benchmark);
+- ``svm_shifts_interp``: + ``ImageAugmenter()`` (the VAE fitted on the real and shifted images,
+  ``per_class`` latent interpolations between two labelled images of a class);
+- ``svm_shifts_sample``: the same VAE, decoder means at z ~ N(0, I) instead;
+- ``svm_shifts_pixmix``: the control without a model: a * x_i + (1 - a) * x_j of two labelled
+  images of a class, a ~ U(0, 1), as many.
 
     python benchmarks/augment_digits.py --seeds 0 1 2 3 4 --ks 5 10 20
+    python benchmarks/augment_digits.py --data mnist --ks 100 --seeds 0 --epochs 100
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -22,24 +33,14 @@ from sklearn.datasets import load_digits
 from sklearn.svm import SVC
 
 import genlearn as gl
+from genlearn.augment import ImageAugmenter, pixel_shifts
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.pkl.gz"
 
 
-def shifts(X, y):
-    imgs = X.reshape(-1, 8, 8)
-    out, labels = [X], [y]
-    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-        s = np.roll(imgs, (dy, dx), axis=(1, 2))
-        if dy == 1:
-            s[:, 0] = 0
-        if dy == -1:
-            s[:, -1] = 0
-        if dx == 1:
-            s[:, :, 0] = 0
-        if dx == -1:
-            s[:, :, -1] = 0
-        out.append(s.reshape(len(X), -1))
-        labels.append(y)
-    return np.concatenate(out), np.concatenate(labels)
+def shifts(X, y, shape=(8, 8)):
+    """The images followed by their four one-pixel shifts, with labels."""
+    return np.concatenate([X, pixel_shifts(X, shape)]), np.tile(y, 5)
 
 
 def generated(X, y, per_class, seed, epochs):
@@ -50,50 +51,95 @@ def generated(X, y, per_class, seed, epochs):
     return vae.sample(len(labels), y=labels, seed=seed, mean=True).reshape(len(labels), -1), labels
 
 
+def pixel_mix(X, y, per_class, rng):
+    out, labels = [], []
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        i, j = rng.choice(rows, per_class), rng.choice(rows, per_class)
+        a = rng.random(per_class)[:, None]
+        out.append(a * X[i] + (1 - a) * X[j])
+        labels.append(np.full(per_class, c))
+    return np.concatenate(out), np.concatenate(labels)
+
+
 def svm_accuracy(X, y, Xt, yt):
     return float(np.mean(SVC().fit(X, y).predict(Xt) == yt))
 
 
+def load(name):
+    """(pool X, pool y, test X or None, test y or None, image shape)."""
+    if name == "digits":
+        d = load_digits()
+        return d.data / 16.0, d.target, None, None, (8, 8)
+    with gzip.open(MNIST) as f:  # the trusted shared file (see /work/shared/data/README.md)
+        train, _valid, test = pickle.load(f, encoding="latin1")
+    return (train[0].astype(np.float64), train[1], test[0].astype(np.float64), test[1],
+            (28, 28))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
+    ap.add_argument("--data", choices=["digits", "mnist"], default="digits")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--ks", nargs="+", type=int, default=[5, 10, 20])
-    ap.add_argument("--per-class", type=int, default=50)
+    ap.add_argument("--per-class", type=int, default=50, help="first version's cVAE images")
+    ap.add_argument("--interp-per-class", type=int, default=100)
     ap.add_argument("--epochs", type=int, default=300)
-    ap.add_argument("--out", default=str(Path(__file__).with_name("results")
-                                         / "augment_digits.json"))
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--skip-old", action="store_true", help="skip the svm_*cvae columns")
+    ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    d = load_digits()
-    X, y = d.data / 16.0, d.target
+    X, y, Xtest, ytest, shape = load(args.data)
+    out = Path(args.out or Path(__file__).with_name("results") / f"augment_{args.data}.json")
     rows = []
     for k in args.ks:
         for seed in args.seeds:
             rng = np.random.default_rng(seed)
             idx = np.concatenate([rng.choice(np.flatnonzero(y == c), k, replace=False)
                                   for c in range(10)])
-            test = np.setdiff1d(np.arange(len(y)), idx)
-            Xs, ys, Xt, yt = X[idx], y[idx], X[test], y[test]
-            t0 = time.perf_counter()
-            Xg, yg = generated(Xs, ys, args.per_class, seed, args.epochs)
-            fit_s = time.perf_counter() - t0
-            Xsh, ysh = shifts(Xs, ys)
-            rec = {"k": k, "seed": seed, "vae_seconds": round(fit_s, 1), "load": os.getloadavg()[0],
+            if Xtest is None:
+                test = np.setdiff1d(np.arange(len(y)), idx)
+                Xt, yt = X[test], y[test]
+            else:
+                Xt, yt = Xtest, ytest
+            Xs, ys = X[idx], y[idx]
+            Xsh, ysh = shifts(Xs, ys, shape)
+            rec = {"k": k, "seed": seed, "load": os.getloadavg()[0],
                    "svm": svm_accuracy(Xs, ys, Xt, yt),
-                   "svm_shifts": svm_accuracy(Xsh, ysh, Xt, yt),
-                   "svm_cvae": svm_accuracy(np.r_[Xs, Xg], np.r_[ys, yg], Xt, yt),
-                   "svm_shifts_cvae": svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg], Xt, yt)}
+                   "svm_shifts": svm_accuracy(Xsh, ysh, Xt, yt)}
+            if not args.skip_old:
+                t0 = time.process_time()
+                Xg, yg = generated(Xs, ys, args.per_class, seed, args.epochs)
+                rec["vae_cpu_seconds"] = round(time.process_time() - t0, 1)
+                rec["svm_cvae"] = svm_accuracy(np.r_[Xs, Xg], np.r_[ys, yg], Xt, yt)
+                rec["svm_shifts_cvae"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg], Xt, yt)
+            t0, w0 = time.process_time(), time.perf_counter()
+            aug = ImageAugmenter(per_class=args.interp_per_class, epochs=args.epochs,
+                                 hidden=(args.hidden,), image_shape=shape, seed=seed).fit(Xs, ys)
+            Xa, ya, _ = aug.augment(Xs, ys)
+            rec["augmenter_cpu_seconds"] = round(time.process_time() - t0, 1)
+            rec["augmenter_wall_seconds"] = round(time.perf_counter() - w0, 1)
+            rec["svm_shifts_interp"] = svm_accuracy(Xa, ya, Xt, yt)
+            aug.method = "sample"
+            Xg, yg = aug.generate()
+            rec["svm_shifts_sample"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg], Xt, yt)
+            Xm, ym = pixel_mix(Xs, ys, args.interp_per_class, np.random.default_rng(seed))
+            rec["svm_shifts_pixmix"] = svm_accuracy(np.r_[Xsh, Xm], np.r_[ysh, ym], Xt, yt)
             rows.append(rec)
             print(json.dumps(rec), flush=True)
-    summary = {}
-    for k in args.ks:
-        sel = [r for r in rows if r["k"] == k]
-        summary[k] = {m: float(np.mean([r[m] for r in sel]))
-                      for m in ("svm", "svm_shifts", "svm_cvae", "svm_shifts_cvae")}
+            summary = {}
+            for kk in sorted({r["k"] for r in rows}):
+                sel = [r for r in rows if r["k"] == kk]
+                summary[kk] = {m: float(np.mean([r[m] for r in sel])) for m in sel[0]
+                               if m.startswith("svm")}
+                summary[kk]["seeds"] = len(sel)
+            out.write_text(json.dumps({"data": args.data, "runs": rows, "mean": summary,
+                                       "per_class": args.per_class,
+                                       "interp_per_class": args.interp_per_class,
+                                       "epochs": args.epochs, "hidden": args.hidden},
+                                      indent=1) + "\n")
     print(json.dumps(summary, indent=1))
-    Path(args.out).write_text(json.dumps({"runs": rows, "mean": summary,
-                                          "per_class": args.per_class,
-                                          "epochs": args.epochs}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

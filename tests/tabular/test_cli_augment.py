@@ -58,10 +58,16 @@ def test_augment_images(tmp_path, capsys):
     out = tmp_path / "aug.npz"
     assert main(["augment", "images", str(src), "--per-class", "4", "--epochs", "2",
                  "-o", str(out)]) == 0
-    with np.load(out) as a:
-        assert a["X"].shape == (18 + 12, 64) and a["synthetic"].sum() == 12
-        assert np.array_equal(a["y"][18:], np.repeat([0, 1, 2], 4))
+    with np.load(out) as a:  # 18 real, 4 x 18 shifted, 3 x 4 interpolated
+        assert a["X"].shape == (18 * 5 + 12, 64) and a["synthetic"].sum() == 12
+        assert a["shifted"].sum() == 72 and not (a["shifted"] & a["synthetic"]).any()
+        np.testing.assert_array_equal(a["X"][:18], d.data[idx] / 16.0)
+        assert np.array_equal(a["y"][90:], np.repeat([0, 1, 2], 4))
         assert np.all((a["X"] >= 0) & (a["X"] <= 1))
+    assert main(["augment", "images", str(src), "--per-class", "3", "--epochs", "2",
+                 "--method", "sample", "--no-shifts", "-o", str(out), "--force"]) == 0
+    with np.load(out) as a:
+        assert a["X"].shape == (18 + 9, 64) and a["synthetic"].sum() == 9
     assert main(["augment", "images", str(src), "--model", "cart", "-o",
                  str(tmp_path / "x.npz")]) == 1
     assert "does not make images" in capsys.readouterr().err

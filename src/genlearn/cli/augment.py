@@ -10,10 +10,13 @@ writes ``--rows`` synthetic rows (``--balance``: the same number for each target
 ``--condition COL=VALUE``: only rows with that level). The second writes the report of
 :mod:`genlearn.tabular.report`; TSTR is scored on ``--test`` when given, otherwise on a 30%
 stratified split of the real table (whose rows the synthesizer may have seen: the report says so).
-The third fits a class-conditional ``gl.VAE`` (or ``gl.GAN``) on labelled images (an ``.npz``
-with arrays ``X``, values in [0, 1], and integer ``y``) and writes the real images plus
-``--per-class`` generated ones per class, with a ``synthetic`` flag per row. Measured on digits
-(benchmarks/README.md): it adds under a point over ±1-pixel shifts.
+The third reads labelled images (an ``.npz`` with arrays ``X``, values in [0, 1], and integer
+``y``) and writes the real images, their ±1-pixel shifts (``--no-shifts``: none) and
+``--per-class`` generated ones per class, with ``synthetic`` (generated) and ``shifted`` flags
+per row: :class:`genlearn.augment.ImageAugmenter` (a conditional VAE on the real and shifted
+images; ``--method interpolate``, the default, decodes latent interpolations between two
+labelled images of a class, ``--method sample`` prior draws); ``--model gan`` samples a
+conditional ``gl.GAN`` instead. Measured on digits (benchmarks/README.md) before relying on it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--model", choices=MODELS, default=None,
                    help="tables: cart (default: best measured TSTR, seconds to fit), vae, gan, "
                         "copula; images: vae (default) or gan")
-    p.add_argument("--per-class", type=int, default=50, help="images: generated per class")
+    p.add_argument("--per-class", type=int, default=100, help="images: generated per class")
+    p.add_argument("--method", choices=("interpolate", "sample"), default="interpolate",
+                   help="images, vae: latent interpolations of two same-class images "
+                        "(default) or prior samples")
+    p.add_argument("--no-shifts", action="store_true",
+                   help="images: neither fit on nor add the ±1-pixel shifts")
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--balance", action="store_true",
@@ -191,19 +199,24 @@ def _images(args, path: str) -> int:
     classes = np.unique(y)
     if len(classes) < 2:
         raise ValueError(f"y has {len(classes)} class(es); conditional augmentation needs two")
-    if model == "vae":
-        gen = gl.VAE(latent_dim=8, hidden=(128,), likelihood="bernoulli", epochs=args.epochs,
-                     batch_size=32, seed=args.seed, verbose=False, device="cpu")
-    else:
-        gen = gl.GAN(epochs=args.epochs, seed=args.seed, verbose=False, device="cpu")
     say(f"fitting a conditional {model} on {len(X)} images of {len(classes)} classes")
-    gen.fit(X, y)
-    labels = np.repeat(classes, args.per_class)
-    kw = {"mean": True} if model == "vae" else {}
-    fake = gen.sample(len(labels), y=labels, seed=args.seed, **kw).reshape(len(labels),
-                                                                             *X.shape[1:])
+    if model == "vae":
+        from ..augment import ImageAugmenter
+
+        aug = ImageAugmenter(args.method, args.per_class, shifts=not args.no_shifts,
+                             epochs=args.epochs, seed=args.seed).fit(X, y)
+        images, labels, synthetic = aug.augment(X, y)
+        images = images.reshape(len(images), *X.shape[1:])
+        shifted = np.r_[np.zeros(len(X), bool), ~synthetic[len(X):]]
+    else:
+        gen = gl.GAN(epochs=args.epochs, seed=args.seed, verbose=False, device="cpu").fit(X, y)
+        new = np.repeat(classes, args.per_class)
+        fake = gen.sample(len(new), y=new, seed=args.seed).reshape(len(new), *X.shape[1:])
+        images, labels = np.concatenate([X, fake]), np.concatenate([y, new])
+        synthetic = np.r_[np.zeros(len(X), bool), np.ones(len(new), bool)]
+        shifted = np.zeros(len(images), bool)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.savez(f, X=np.concatenate([X, fake]), y=np.concatenate([y, labels]),
-                 synthetic=np.r_[np.zeros(len(X), bool), np.ones(len(labels), bool)])
-    say(f"wrote {len(X)} real and {len(labels)} generated images to {out}")
+        np.savez(f, X=images, y=labels, synthetic=synthetic, shifted=shifted)
+    say(f"wrote {len(X)} real, {int(shifted.sum())} shifted and {int(synthetic.sum())} "
+        f"generated images to {out}")
     return 0
