@@ -105,3 +105,38 @@ def test_piano_roll_png(tmp_path):
     assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     msg = audio_available()
     assert msg is None or "apt install fluidsynth fluid-soundfont-gm" in msg
+
+
+def test_musicxml_file_reads_as_the_same_roll_and_a_corrupt_one_is_a_clear_error(tmp_path):
+    music21 = pytest.importorskip("music21")
+    s = music21.stream.Stream()
+    for name, ql in [("C4", 1.0), ("E4", 2.0), ("G4", 1.0)]:
+        s.append(music21.note.Note(name, quarterLength=ql))
+    s.append(music21.chord.Chord(["C4", "E4", "G4"], quarterLength=2.0))
+    path = tmp_path / "piece.musicxml"
+    s.write("musicxml", fp=str(path))
+    roll = midi.read_piece(path, steps_per_quarter=2)
+    expected = np.zeros((12, 88), dtype=np.uint8)
+    expected[0:2, 60 - LOWEST_PITCH] = 1
+    expected[2:6, 64 - LOWEST_PITCH] = 1
+    expected[6:8, 67 - LOWEST_PITCH] = 1
+    expected[8:12, [60 - LOWEST_PITCH, 64 - LOWEST_PITCH, 67 - LOWEST_PITCH]] = 1
+    np.testing.assert_array_equal(roll, expected)
+    bad = tmp_path / "bad.musicxml"
+    bad.write_text("<score-partwise><part id='P1'><measure>")  # cut off
+    with pytest.raises(ValueError, match="could not be read as a score"):
+        midi.read_piece(bad)
+
+
+def test_a_folder_of_midi_files_reads_every_file_and_an_empty_folder_is_an_error(tmp_path):
+    (tmp_path / "sub").mkdir()
+    midi.write_midi(_roll(), tmp_path / "a.mid")
+    midi.write_midi(_roll()[:5], tmp_path / "sub" / "b.midi")
+    (tmp_path / "notes.txt").write_text("not music")
+    rolls = midi.rolls_from_path(tmp_path)
+    assert sorted(rolls) == ["a.mid", "sub/b.midi"]
+    np.testing.assert_array_equal(rolls["a.mid"], _roll())
+    np.testing.assert_array_equal(rolls["sub/b.midi"], _roll()[:5])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no MIDI or MusicXML files"):
+        midi.rolls_from_path(tmp_path / "empty")

@@ -32,3 +32,19 @@ def test_token_frame_model_steps_sum_to_the_sequence_log_prob():
     assert [len(s) for s in steps] == [5, 6]
     out = m.sample(2, 4, seed=0, prompt=rolls[0])
     assert all(o.shape == (4, 6) for o in out)
+
+
+def test_a_piece_longer_than_the_transformer_context_slides_the_window():
+    # 16-token window; the opening below is ~150 tokens: continuing it and scoring it use the
+    # sliding window of models/autoregressive.py (no error, no silent truncation of the output)
+    rolls = _rolls()
+    tm = gl.Transformer(n_layer=1, n_head=1, n_embd=8, block_size=16, epochs=1, batch_size=4,
+                        n_symbols=7, end_symbol=False, seed=0, device="cpu", verbose=False)
+    m = TokenFrameModel.fit(tm, rolls)
+    long = (np.random.default_rng(1).random((60, 6)) < 0.3).astype(np.uint8)
+    assert len(roll_to_tokens(long)) > 8 * tm.block_size
+    steps = m.log_prob_steps([long])[0]
+    assert steps.shape == (60,) and np.isfinite(steps).all()
+    np.testing.assert_allclose(steps.sum(), tm.log_prob([roll_to_tokens(long)])[0], rtol=1e-6)
+    out = m.sample(2, 5, seed=0, prompt=long)
+    assert all(o.shape == (5, 6) and set(np.unique(o)) <= {0, 1} for o in out)
