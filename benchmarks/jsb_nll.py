@@ -2,6 +2,12 @@
 continuation NLL of the second half of each test piece given its first half.
 
     python benchmarks/jsb_nll.py --model rnnrbm --set hidden=8 --set epochs=60 --tag rnnrbm
+    python benchmarks/jsb_nll.py --model transformer --tokens --set max_time=1500 --tag tf
+
+``--tokens`` trains a token model (the Transformer or RNN) on the event tokens of
+genlearn/music/tokens.py (each frame's keys in pitch order, then a step symbol) with the music
+application's defaults; a frame's figure is the log-probability of its canonical tokens given
+the past (a lower bound on the frame's log p).
 
 The figure is the published one: nats per time step, every test frame weighted equally
 (-sum of log p(v_t | v_<t) over all test frames / number of test frames). Training uses the
@@ -22,7 +28,9 @@ import numpy as np
 import torch
 
 from genlearn import registry
+from genlearn.music import app
 from genlearn.music.data import load_mat
+from genlearn.music.tokens import TokenFrameModel
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "music"
 FILES = {"jsb": "JSB_Chorales.mat", "nottingham": "Nottingham.mat"}
@@ -54,6 +62,8 @@ def main(argv=None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     ap.add_argument("--tag", default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tokens", action="store_true",
+                    help="a token model (transformer, rnn) on the event encoding")
     ap.add_argument("--data", default=str(DATA))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -63,11 +73,21 @@ def main(argv=None) -> int:
     cls = registry.get(args.model)
     if "threads" in cls().get_params():
         params.setdefault("threads", args.threads)
+    if args.tokens:  # the music application's token-model defaults, overridden by --set
+        params = {**app.MODELS.get(args.model, (None, {}))[1], **params,
+                  "n_symbols": rolls.train[0].shape[1] + 1}
     model = cls(**params)
     load_before = load_avg()
     t0, c0 = time.time(), time.process_time()
-    fit_kw = {"valid": rolls.valid} if "valid" in cls.fit.__code__.co_varnames else {}
-    model.fit(rolls.train, **fit_kw)
+    if args.tokens:
+        inner, model = model, TokenFrameModel.fit(model, rolls.train)
+        model.get_params, model.log_prob_estimator = inner.get_params, lambda: (
+            "exact log-probability of each frame's canonical tokens (a lower bound on the "
+            "frame's log p)")
+        model.epochs_trained_, model.history_ = inner.epochs_trained_, inner.history_
+    else:
+        fit_kw = {"valid": rolls.valid} if "valid" in cls.fit.__code__.co_varnames else {}
+        model.fit(rolls.train, **fit_kw)
     train_s, train_cpu = time.time() - t0, time.process_time() - c0
     t1 = time.time()
     steps = model.log_prob_steps(rolls.test)
@@ -80,7 +100,8 @@ def main(argv=None) -> int:
                                     / sum(len(r) for r in rolls.valid)),
         "continuation_nll_per_step": second_half_nll(steps),
         "estimator": model.log_prob_estimator(),
-        "train_seconds": round(train_s, 1), "train_cpu_seconds": round(train_cpu, 1), "eval_seconds": round(eval_s, 1),
+        "train_seconds": round(train_s, 1), "train_cpu_seconds": round(train_cpu, 1),
+        "eval_seconds": round(eval_s, 1),
         "threads": args.threads, "load_before": load_before, "load_after": load_avg(),
         "epochs_trained": getattr(model, "epochs_trained_", None),
         "history": getattr(model, "history_", None),
