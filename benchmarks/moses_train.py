@@ -32,6 +32,27 @@ def _part(data, start, n):
                                  data.representation, n_read=min(n, data.n_kept - start))
 
 
+def use_bf16_autocast() -> None:
+    """Run the RNN's and Transformer's forward passes under CPU bfloat16 autocast.
+
+    The library's ``fit`` autocasts on CUDA only; on a CPU with AMX/AVX-512 bf16 (this
+    machine's Xeon) the LSTM trains 2.7x faster per thread under autocast (measured: 2x256,
+    batch 128, 40 tokens: 14.8k -> 40.1k tokens/s). Weights, optimizer and loss stay float32.
+    A benchmark-only switch: checkpoints are the same float32 networks either way.
+    """
+    from genlearn.models import seq_nets
+
+    for cls in (seq_nets.RNNNet, seq_nets.TransformerNet):
+        plain = cls.forward
+
+        def forward(self, idx, state=None, _plain=plain):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.training):
+                logits, state = _plain(self, idx, state)
+            return logits.float(), state
+
+        cls.forward = forward
+
+
 def resume(args, load0) -> None:
     """More epochs for the run in ``args.out`` over its train.smi, saving after every chunk."""
     gen = MoleculeGenerator.load(args.out)
@@ -83,6 +104,13 @@ def main(argv=None):
     ap.add_argument("--time-budget", type=float, default=0, help="seconds of training")
     ap.add_argument("--resume", action="store_true", help="continue the run in --out: more "
                     "epochs over its own training molecules (train.smi), chunk by chunk")
+    ap.add_argument("--bf16", action="store_true", help="train under CPU bfloat16 autocast")
+    ap.add_argument("--cpu-budget", type=float, default=0, help="rnn/transformer, one fit: "
+                    "max_time in CPU seconds of this process (clock='cpu'); the cosine "
+                    "schedule ends when it runs out; the run is saved after every epoch")
+    ap.add_argument("--wall-budget", type=float, default=0, help="as --cpu-budget, in wall "
+                    "seconds from the start of training (clock='wall'): on a shared machine "
+                    "the run then ends on time and its CPU time is what it got")
     ap.add_argument("--standardize", action="store_true", help="strip salts and neutralise "
                     "(MOSES molecules are already neutral single fragments: off by default)")
     args = ap.parse_args(argv)
@@ -95,15 +123,23 @@ def main(argv=None):
             params[k] = json.loads(v)
         except ValueError:
             params[k] = v
+    if args.bf16:
+        use_bf16_autocast()
+    if args.cpu_budget and args.wall_budget:
+        raise SystemExit("give --cpu-budget or --wall-budget, not both")
+    if args.cpu_budget:
+        params.update(max_time=args.cpu_budget, clock="cpu")
+    if args.wall_budget:
+        params.update(max_time=args.wall_budget, clock="wall")
     load0 = os.getloadavg()
     if args.resume:
         return resume(args, load0)
-    t0 = time.time()
+    t0, c0 = time.time(), time.process_time()
     smiles = glm.read_smiles(args.data, subset_n=args.subset, seed=args.seed)
     data = glm.prepare(smiles, args.repr, max_length=args.max_length,
                        strip_salts=args.standardize, neutralize=args.standardize)
-    t_prep = time.time() - t0
-    print(data.report(), f"({t_prep:.0f} s)", flush=True)
+    t_prep, c_prep = time.time() - t0, time.process_time() - c0
+    print(data.report(), f"({t_prep:.0f} s wall, {c_prep:.0f} s CPU)", flush=True)
     gen = MoleculeGenerator(model=args.model, representation=args.repr,
                             max_length=args.max_length, model_params=params, seed=args.seed)
     t1 = time.time()
@@ -129,14 +165,28 @@ def main(argv=None):
                            "load": os.getloadavg()})
             print(chunks[-1], flush=True)
     else:
-        gen.fit(data)
+        epochs = []
+
+        def on_epoch(epoch, record):  # save as it goes: a stopped run keeps its last epoch
+            gen.save(args.out)
+            epochs.append({"epoch": epoch, "cpu_s": time.process_time() - c1,
+                           "wall_s": time.time() - t1, "load": os.getloadavg(),
+                           **{k: v for k, v in record.items() if isinstance(v, float)}})
+            print(epochs[-1], flush=True)
+
+        c1 = time.process_time()
+        gen.fit(data, callback=on_epoch)
         gen.save(args.out)
-    t_fit = time.time() - t1
+        chunks = epochs
+    t_fit, c_fit = time.time() - t1, time.process_time() - c1 if not args.chunk else None
     rec = {"model": args.model, "repr": args.repr, "subset": args.subset, "params": params,
            "max_length": args.max_length, "standardize": args.standardize,
            "threads": args.threads, "seed": args.seed,
            "data": gen.data_report_, "vocab_size": len(gen.vocab_), "prep_s": t_prep,
-           "fit_s": t_fit, "load_before": load0, "load_after": os.getloadavg(),
+           "prep_cpu_s": c_prep, "fit_s": t_fit, "fit_cpu_s": c_fit, "bf16": args.bf16,
+           "stop_reason": getattr(gen.model_, "stop_reason_", None),
+           "steps": getattr(gen.model_, "steps_", None), "load_before": load0,
+           "load_after": os.getloadavg(),
            "out": args.out}
     if chunks:
         rec["chunks"] = chunks

@@ -32,6 +32,7 @@ import numpy as np
 
 from .._utils import check_float, check_int
 from .data import PreparedMolecules, canonical, prepare
+from .sampling import draw_ids, supports
 from .tokens import Vocabulary, get_repr
 
 __all__ = ["MODELS", "EndSymbolCodec", "FixedLengthCodec", "MoleculeGenerator"]
@@ -49,7 +50,9 @@ class FixedLengthCodec:
     def encode(self, vocab, tokens):
         return vocab.encode(tokens)
 
-    def sample(self, model, n, max_length, *, seed, temperature):
+    def sample(self, model, n, max_length, *, seed, temperature, precision="float32"):
+        if precision != "float32":
+            raise ValueError(f"precision={precision!r} needs a neural model (rnn, transformer)")
         return model.sample(n, max_length + 1, seed=seed, temperature=temperature)
 
     def decode(self, vocab, ids, max_length):
@@ -62,8 +65,15 @@ class EndSymbolCodec:
     def encode(self, vocab, tokens):
         return vocab.encode(tokens)[:-1]
 
-    def sample(self, model, n, max_length, *, seed, temperature):
-        # one symbol more than allowed: a draw that uses it did not stop, so it is cut off
+    def sample(self, model, n, max_length, *, seed, temperature, precision="float32"):
+        # one symbol more than allowed: a draw that uses it did not stop, so it is cut off;
+        # the batched sampler drops finished rows (same distribution, less work)
+        if supports(model, max_length + 1):
+            return draw_ids(model, n, max_length + 1, seed=seed, temperature=temperature,
+                            batch_size=n, precision=precision)
+        if precision != "float32":
+            raise ValueError(f"precision={precision!r} needs the batched sampler, which this "
+                             "model's window does not allow")
         return model.sample(n, max_length + 1, seed=seed, temperature=temperature)
 
     def decode(self, vocab, ids, max_length):
@@ -158,15 +168,21 @@ class MoleculeGenerator:
         cls = _model_class(self.model)
         if self.model in ("rnn", "transformer"):
             params.setdefault("block_size", self.max_length + 2)
-        self.model_ = cls(**params).fit(seqs, **fit_kwargs)
+        # the model, molecules and report are in place before training, so a fit callback
+        # (one per epoch) can save the generator as it goes
+        self.model_ = cls(**params)
         self.train_smiles_ = list(data.smiles)
         self.data_report_ = {"n_read": data.n_read, "n_kept": data.n_kept,
                              "dropped": dict(data.dropped)}
+        self.model_.fit(seqs, **fit_kwargs)
         return self
 
     # -- sampling ---------------------------------------------------------------------------
-    def sample_tokens(self, n, *, seed=None, temperature=1.0, batch_size=2000):
-        """``n`` draws as token lists (``None`` for a draw that is not a complete molecule)."""
+    def sample_tokens(self, n, *, seed=None, temperature=1.0, batch_size=2000,
+                      precision="float32"):
+        """``n`` draws as token lists (``None`` for a draw that is not a complete molecule).
+        ``precision="bf16"`` runs an RNN/Transformer under bfloat16 autocast (faster on CPUs
+        with AMX; a slightly perturbed distribution, see :mod:`genlearn.molecules.sampling`)."""
         self._check_fitted()
         check_int(n, "n", low=1)
         check_float(temperature, "temperature", low=0.0, low_open=True)
@@ -175,16 +191,18 @@ class MoleculeGenerator:
         while len(out) < n:
             m = min(batch_size, n - len(out))
             s = int(rng.integers(2**31 - 1))
-            rows = codec.sample(self.model_, m, self.max_length, seed=s, temperature=temperature)
+            rows = codec.sample(self.model_, m, self.max_length, seed=s,
+                                temperature=temperature, precision=precision)
             out.extend(codec.decode(self.vocab_, r, self.max_length) for r in rows)
         return out
 
-    def sample(self, n, *, seed=None, temperature=1.0, batch_size=2000) -> list:
+    def sample(self, n, *, seed=None, temperature=1.0, batch_size=2000,
+               precision="float32") -> list:
         """``n`` draws as canonical SMILES, ``None`` where a draw is not a valid molecule."""
         rep = get_repr(self.representation)
         out = []
         for toks in self.sample_tokens(n, seed=seed, temperature=temperature,
-                                       batch_size=batch_size):
+                                       batch_size=batch_size, precision=precision):
             smi = rep.to_smiles(toks) if toks is not None else None
             out.append(canonical(smi) if smi else None)
         return out
