@@ -308,3 +308,20 @@ def test_text_bad_input(corpus, tmp_path, capsys, one_thread):
     assert main(["text", "train", str(corpus), "--out", str(tmp_path / "none"), "--resume",
                  "-q"]) == 1
     assert "no checkpoint" in capsys.readouterr().err
+    # a tokenizer file that is not one, and one whose size is not the model's
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(ValueError, match="tokenizer file"):
+        "".join(iter_generate(out, tokenizer_file=broken, length=3))
+    from genlearn.models.transformer import Transformer
+
+    plain = tmp_path / "plain"  # a checkpoint saved without a tokenizer
+    Transformer(n_layer=1, n_head=1, n_embd=8, block_size=8, epochs=1, verbose=False,
+                device="cpu", end_symbol=False).fit([np.arange(5)] * 3).save(plain)
+    with pytest.raises(ValueError, match="not a text model"):
+        "".join(iter_generate(plain, length=3))
+    with pytest.raises(ValueError, match="do not belong together"):
+        "".join(iter_generate(plain, tokenizer_file=other, length=3))  # 4 symbols, not 5
+    five = tmp_path / "five.json"
+    five.write_text(json.dumps(Vocabulary.build("abcd").to_json()))
+    assert "".join(iter_generate(plain, tokenizer_file=five, length=3, seed=0))

@@ -211,6 +211,38 @@ def test_early_stopping_records_held_out_bits():
     assert model.bits_per_symbol(model._split(corpus(n=60))[1]) == pytest.approx(best, abs=1e-6)
 
 
+def test_time_budget_ends_the_schedule(monkeypatch):
+    """With max_time, the cosine reaches its floor when the budget runs out (not at an epoch
+    count that is never reached) and training stops at the first step past it."""
+    from genlearn.models import autoregressive
+
+    ticks = [0.0]
+
+    def clock():  # one tick per reading: the start, then one per step
+        ticks[0] += 1.0
+        return ticks[0]
+
+    monkeypatch.setitem(autoregressive.CLOCKS, "fake", clock)
+    lrs = []
+    model = TINY["transformer"](epochs=1000, lr=1e-2, warmup=2, min_lr_ratio=0.1,
+                                val_fraction=0.0, max_time=20.0, clock="fake")
+    step = type(model)._train_step
+
+    def spy(self, data, idx, epoch):
+        out = step(self, data, idx, epoch)
+        lrs.append(self.optimizer_.param_groups[0]["lr"])
+        return out
+
+    monkeypatch.setattr(type(model), "_train_step", spy)
+    model.fit(corpus())
+    assert model.stop_reason_ == "max_time" and model.steps_ == 20 == len(lrs)
+    assert lrs[:2] == [5e-3, 1e-2]  # warm-up
+    assert lrs[-1] == pytest.approx(1e-3)  # the floor, at the budget's last step
+    assert all(a >= b for a, b in zip(lrs[1:], lrs[2:], strict=False))  # decays throughout
+    # by steps alone (1000 epochs planned) the cosine would still be near its top
+    assert model._lr_at(19, 0.0) > 9e-3
+
+
 def test_callback_runs_each_epoch():
     seen = []
     TINY["rnn"](epochs=3).fit(corpus(), callback=lambda e, r: seen.append((e, r["epoch"])))
@@ -232,6 +264,12 @@ def test_bad_input(fitted):
         model.sample(2, 5, top_p=0.0)
     with pytest.raises(ValueError, match="temperature"):
         model.sample(2, 5, temperature=0)
+    with pytest.raises(ValueError, match="temperature"):
+        model.sample(2, 5, temperature=-1.0)
+    with pytest.raises(ValueError, match="top_k"):
+        model.sample(2, 5, top_k=0)
+    with pytest.raises(ValueError, match="max_length"):
+        model.sample(2, -3)
     with pytest.raises(ValueError, match="prompt"):
         model.sample(2, 5, prompt=[0, 17])
     with pytest.raises(ValueError, match="n_symbols"):
@@ -244,5 +282,9 @@ def test_bad_input(fitted):
         TINY["rnn"](n_embd=5).fit(corpus())
     with pytest.raises(ValueError, match="block_size"):
         TINY["rnn"](block_size=0).fit(corpus())
+    with pytest.raises(ValueError, match="clock must be one of"):
+        TINY["rnn"](max_time=1.0, clock="sundial").fit(corpus())
+    with pytest.raises(ValueError, match="max_time"):
+        TINY["transformer"](max_time=0).fit(corpus())
     with pytest.raises(gl.NotFittedError):
         TINY["rnn"]().sample(1, 3)

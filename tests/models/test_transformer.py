@@ -89,8 +89,20 @@ def test_long_prompt_slides_the_window():
                            verbose=False, seed=0, device="cpu").fit([np.arange(3)] * 4)
     prompt = [0, 1, 2] * 5
     a = model.sample(2, 6, prompt=prompt, seed=0)
-    b = model.sample(2, 6, prompt=prompt[-4:], seed=0)  # the window keeps part of the prompt
     assert len(a) == 2 and all(len(d) <= 6 for d in a)
     lp = model.next_log_proba(prompt)
     np.testing.assert_allclose(np.exp(lp).sum(), 1.0, atol=1e-9)
-    del b
+    # the next prediction sees the window rule's context: BOS + 15 symbols are tokens 0..15;
+    # token 16 is predicted from the window of 4 that starts at a multiple of the stride 2
+    # and holds it: tokens 12..15
+    row = np.concatenate(([model._bos], prompt))
+    with torch.no_grad():
+        logits, _ = model.net_.eval()(torch.as_tensor(row[None, 12:]))
+    np.testing.assert_allclose(lp, torch.log_softmax(logits[0, -1].double(), -1).numpy(),
+                               atol=1e-6)
+    # greedy decoding slides the window while it generates (cached, and the window moves
+    # every 2 tokens) and takes each conditional's argmax as next_log_proba gives it
+    ctx = list(prompt)
+    for sym in model.sample(1, 8, prompt=prompt, top_k=1, seed=0)[0]:
+        assert sym == int(np.argmax(model.next_log_proba(ctx)))
+        ctx.append(int(sym))
