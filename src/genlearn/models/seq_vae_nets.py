@@ -59,7 +59,9 @@ class SeqVAENet(nn.Module):
                                       enforce_sorted=False)
         _, h = self.encoder(packed)  # (2, B, H): forward and backward final states
         h = torch.cat([h[0], h[1]], dim=-1)  # (B, 2H)
-        return self.to_mean(h), self.to_log_var(h)
+        # the posterior variance kept within [e^-10, e^4]: a guard against the runaway codes
+        # (KL of hundreds of nats) seen once in a MOSES run
+        return self.to_mean(h), self.to_log_var(h).clamp(-10.0, 4.0)
 
     def initial_state(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, L) -> the decoder's h_0 (n_layer, B, hidden)."""
