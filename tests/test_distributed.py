@@ -64,8 +64,9 @@ def _own_parts(rank, cat, gauss, path):
         g = HMM(n_states=2, emission="gaussian", covariance_type="full", n_iter=10, tol=-np.inf,
                 verbose=False, device="cpu").fit(distributed.Sharded(gauss[rank::2]))
     ng = NGram(order=3, verbose=False).fit(distributed.Sharded(mine))
-    return (lines.part, {n: getattr(c, n + "_") for n in ("startprob", "transmat",
-                                                        "emissionprob")},
+    table = distributed.read_csv(path.replace("seqs.txt", "table.csv"), chunksize=4)
+    return (lines.part, table.part["a"].tolist(),
+            {n: getattr(c, n + "_") for n in ("startprob", "transmat", "emissionprob")},
             {n: getattr(g, n + "_") for n in ("startprob", "transmat", "means", "covars")},
             [k.copy() for k in ng.ngram_keys_], [k.copy() for k in ng.ngram_counts_],
             ng.log_prob(cat), (ng.n_sequences_, ng.n_train_symbols_, ng.n_symbols_seen_))
@@ -94,6 +95,7 @@ def two_ranks(tmp_path_factory):
     cat, gauss = data()
     path = tmp_path_factory.mktemp("corpus") / "seqs.txt"
     path.write_text("\n".join(" ".join(map(str, s)) for s in cat) + "\n")
+    (path.parent / "table.csv").write_text("a,b\n" + "".join(f"{i},x{i}\n" for i in range(11)))
     return fit_models(cat, gauss), distributed.spawn_for_test(_on_rank, 2, cat, gauss, str(path))
 
 
@@ -135,7 +137,8 @@ def test_spawn_reports_a_failing_rank():
 def test_ranks_holding_only_their_own_part_fit_what_one_process_fits_on_all(two_ranks):
     one, ranks = two_ranks
     cat, _ = data()
-    (lines0, c0, g0, *_), (lines1, c1, g1, *_) = (r[3] for r in ranks)
+    (lines0, rows0, c0, g0, *_), (lines1, rows1, c1, g1, *_) = (r[3] for r in ranks)
+    assert (rows0, rows1) == ([0, 2, 4, 6, 8, 10], [1, 3, 5, 7, 9])  # across chunks of 4
     # read_lines: rank r holds lines r, r + 2, ...; together they are the file
     assert lines0 == [" ".join(map(str, s)) for s in cat[0::2]]
     assert lines1 == [" ".join(map(str, s)) for s in cat[1::2]]
@@ -146,7 +149,7 @@ def test_ranks_holding_only_their_own_part_fit_what_one_process_fits_on_all(two_
         assert np.all(np.isfinite(g0[name]))
         np.testing.assert_array_equal(g0[name], g1[name])
     for r in ranks:  # the n-gram: counts of all the parts, merged exactly
-        _, _, _, keys, counts, log_prob, totals = r[3]
+        _, _, _, _, keys, counts, log_prob, totals = r[3]
         for a, b in zip(keys + counts, one[3] + one[4], strict=True):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(log_prob, one[5])

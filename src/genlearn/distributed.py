@@ -20,14 +20,17 @@ unconditionally.
     collective(what)                  context: a peer's death in a collective -> ProcessGroupError
     Sharded(part), own_part(X)        a rank's own part of data too big to pass to every rank
     read_lines(path) -> Sharded       this rank's lines of a text file (every world_size-th)
+    read_csv(path) -> Sharded         this rank's rows of a CSV file (a DataFrame), in chunks
     max_int(v), broadcast_arrays(d)   the largest v of all ranks; rank 0's numpy arrays everywhere
 
 Data too big for one process: instead of every rank passing all the data, each passes only its
-own part wrapped in :class:`Sharded` (:func:`read_lines` reads a rank's lines of a corpus without
-holding the rest). The HMM and the n-gram accept it: each rank's E-step (counts) covers its part,
-the vocabulary is the largest over the ranks, the HMM's initial parameters are rank 0's, and the
-result is the one-process fit of all the parts together. Outside a process group a ``Sharded``
-is simply the whole data.
+own part wrapped in :class:`Sharded` (:func:`read_lines` and :func:`read_csv` read a rank's
+lines of a corpus or rows of a table without holding the rest). The HMM and the n-gram accept
+it: each rank's E-step (counts) covers its part, the vocabulary is the largest over the ranks,
+the HMM's initial parameters are rank 0's, and the result is the one-process fit of all the
+parts together. So do the row models (VAE, GAN, RBM, DBN), as ``DistributedSampler`` would: each
+rank batches its own rows (see :mod:`genlearn.training.distributed_fit`). Outside a process
+group a ``Sharded`` is simply the whole data.
 
 Shutting down: every rank must reach a barrier before ``destroy_process_group``; without it a
 fast rank can tear the group down while another still talks to it and abort at exit (PyTorch
@@ -138,6 +141,24 @@ def read_lines(path, *, encoding: str = "utf-8", keep_ends: bool = False) -> Sha
             if i % w == r:
                 out.append(line if keep_ends else line.rstrip("\r\n"))
     return Sharded(out)
+
+
+def read_csv(path, *, chunksize: int = 65_536, **kwargs) -> Sharded:
+    """This rank's rows of a CSV file (rows ``rank, rank + world_size, ...`` of the table) as a
+    pandas DataFrame with the file's columns, read in chunks of ``chunksize`` rows so the other
+    ranks' rows are never held; ``kwargs`` go to ``pandas.read_csv``."""
+    try:
+        import pandas as pd
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError("reading a CSV needs pandas: pip install genlearn[tables]"
+                                  ) from None
+    r, w, parts, start = rank(), world_size(), [], 0
+    with pd.read_csv(path, chunksize=chunksize, **kwargs) as reader:
+        for chunk in reader:
+            first = (r - start) % w  # this rank's first row in the chunk
+            parts.append(chunk.iloc[first::w])
+            start += len(chunk)
+    return Sharded(pd.concat(parts) if parts else pd.DataFrame())
 
 
 def max_int(value: int) -> int:

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .base import GenerativeModel
+from .distributed import own_part
 
 KINDS = ("categorical", "continuous")
 REMAP_HINT = "remap them to 0..V-1 first: vocab, ids = np.unique(x, return_inverse=True)"
@@ -235,6 +236,11 @@ def parse_sequences(X, lengths=None, *, kind: str = "categorical", n_symbols: in
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
     if X is None:
         raise ValueError(f"{name} is None; expected a list of sequences")
+    X, own = own_part(X)  # outside a process group a Sharded part is all the data
+    if own:
+        raise ValueError(f"{name} is one rank's own part (Sharded): this model trains on the "
+                         "same data on every rank; each rank's own part is for the row models "
+                         "(VAE, GAN, RBM, DBN) and the HMM and n-gram")
     pandas = _from_pandas(X, kind, name)
     if pandas is not None:
         X = pandas

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import TransformerMixin
 
+from .. import distributed
 from .._utils import check_int, check_n, strip_prefix, torch_generator
 from ..base import GenerativeModel
 from ..registry import register
@@ -122,7 +123,12 @@ class DBN(TransformerMixin, GenerativeModel):
         if not continuing:
             self.rbms_, self.history_, self.is_fitted_ = [], [], False
             self.epochs_trained_, self.stop_reason_ = 0, None
-        data = X
+        data, own = distributed.own_part(X)  # own: each rank its own rows (Sharded)
+
+        def up(rbm, rows):  # the next layer's input, still each rank's own part
+            return distributed.Sharded(rbm.transform(rows)) if own else rbm.transform(rows)
+
+        data = distributed.Sharded(data) if own else data
         for i in range(len(self.layers)):
             if i < len(self.rbms_):
                 rbm, resume_layer = self.rbms_[i], continuing
@@ -130,7 +136,7 @@ class DBN(TransformerMixin, GenerativeModel):
             else:
                 rbm, resume_layer = self._layer_model(i), False
             if resume_layer and rbm.epochs_trained_ >= self.epochs:  # this layer is done
-                data = rbm.transform(data) if i + 1 < len(self.layers) else data
+                data = up(rbm, distributed.own_part(data)[0]) if i + 1 < len(self.layers) else data
                 continue
 
             def on_epoch(epoch, record, i=i, rbm=rbm):
@@ -151,7 +157,7 @@ class DBN(TransformerMixin, GenerativeModel):
             self._describe_from(i, rbm.epochs_trained_)
             self.stop_reason_ = rbm.stop_reason_
             if i + 1 < len(self.layers):
-                data = rbm.transform(data)
+                data = up(rbm, distributed.own_part(data)[0])
         return self
 
     def _describe_from(self, layer: int, epoch: int) -> None:

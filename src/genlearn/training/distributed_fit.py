@@ -41,6 +41,16 @@ would with the same global mini-batch:
   are off on the other ranks. A checkpoint holds no trace of the number of processes, so a
   run saved by N processes resumes in M (or one).
 
+* **Each rank its own rows** (data too big for one process: ``fit(Sharded(part))``, see
+  :class:`genlearn.distributed.Sharded`). Then, as ``DistributedSampler`` does, each rank
+  shuffles and batches its own part with ``batch_size / N`` rows per step, the parts padded to
+  the largest by repeating their first rows so every rank takes the same number of steps, and
+  the gradients are averaged with weight ``1 / N``: the global batch is ``batch_size`` rows,
+  the same distribution of batches as one process on the union, not the same batches. What a
+  model learns from the data before training (feature count, classes, a standardisation) comes
+  from all the parts: the classes are the union; the description from up to
+  :data:`DESCRIBE_ROWS` rows of each part, gathered on every rank. Row models only (the
+  sequence networks need the same data on every rank).
 * **A rank that stops.** When a process dies mid-epoch (a crash, ``kill``, out of memory), the
   others fail at the next gradient or metric all-reduce at once (gloo reports the closed
   connection) and raise :class:`genlearn.distributed.ProcessGroupError` naming the epoch and the
@@ -112,6 +122,78 @@ def check_inputs(X, y=None) -> None:
         dist.check_same(data_digest(X, y), "the training data (X, y)")
 
 
+# -- each rank its own rows ----------------------------------------------------------------------
+DESCRIBE_ROWS = 10_000  # rows of each part gathered for the data description
+
+
+def own_rows(model, X):
+    """``(rows, True)`` when each rank passed its own part (a ``Sharded`` in a process group),
+    after checking the model can train that way; else ``(X, False)``."""
+    X, own = dist.own_part(X)
+    if own:
+        name, w = type(model).__name__, dist.world_size()
+        if type(model).input_kind != "rows":
+            raise ValueError(f"{name} trains on the same data on every rank; each rank's own "
+                             "part (Sharded) is for the row models (VAE, GAN, RBM, DBN) and "
+                             "the HMM and n-gram")
+        b, m = int(model.batch_size), int(getattr(model, "pack", 1))
+        if b % (w * m):
+            raise ValueError(f"batch_size={b} must be a multiple of the number of processes "
+                             f"({w}) times pack ({m}) for each rank to take its share of a "
+                             "batch from its own rows")
+    return X, own
+
+
+def all_classes(local: np.ndarray, own: bool) -> np.ndarray:
+    """The class labels of every rank's part (``local`` alone when the ranks share data)."""
+    if not own:
+        return local
+    if not np.issubdtype(local.dtype, np.number):
+        raise ValueError("y: each rank's own part (Sharded) needs numeric class labels "
+                         f"(got {local.dtype}); map them to integers on every rank alike")
+    return np.unique(np.concatenate(dist.all_gather_array(local)))
+
+
+def description_rows(flat: np.ndarray, data_shape, own: bool) -> np.ndarray:
+    """The rows a model describes the data from: its rows, or with own parts up to
+    ``DESCRIBE_ROWS`` rows of each rank's part, the same on every rank."""
+    if not own:
+        return flat
+    dist.check_same(dist.fingerprint(np.asarray(data_shape, dtype=np.int64)),
+                    "the shape of a row")
+    return np.concatenate(dist.all_gather_array(np.ascontiguousarray(flat[:DESCRIBE_ROWS])))
+
+
+def even_parts(data):
+    """A rank's part padded to the largest part's size by repeating its first rows."""
+    n = len(data)
+    top = dist.max_int(n)
+    if n == top:
+        return data
+    idx = torch.arange(top) % n
+    if isinstance(data, torch.Tensor):  # (Tensor.take would index the flattened tensor)
+        return data[idx.to(data.device)]
+    return data.take(idx)
+
+
+class local_batch:  # noqa: N801 - a context manager used like a function
+    """With own parts: ``model.batch_size`` is ``batch_size / N`` inside the block."""
+
+    def __init__(self, model, own: bool):
+        self.model, self.own = model, own
+
+    def __enter__(self):
+        if self.own:
+            self.saved = self.model.batch_size
+            self.model.batch_size = int(self.saved) // dist.world_size()
+        return self
+
+    def __exit__(self, *exc):
+        if self.own:
+            self.model.batch_size = self.saved
+        return False
+
+
 def agree_seed(seed: int) -> int:
     """Rank 0's seed on every rank (a seed drawn from entropy differs per process)."""
     if not dist.is_distributed():
@@ -131,6 +213,9 @@ class StridedSplit:
 
     def local(self, model, idx: torch.Tensor, r: int, w: int) -> torch.Tensor:
         return idx[r::w]
+
+    def weight(self, local, idx, w) -> float:
+        return len(local) / len(idx)
 
     def step(self, model, fn):
         return fn()
@@ -158,6 +243,21 @@ class ChunkedSplit(StridedSplit):
             return fn()
         finally:
             model.batch_size = self._batch
+
+
+class OwnSplit(StridedSplit):
+    """Each rank its own rows: the loop's batch (``batch_size / N`` rows) is all this rank's,
+    weighted ``1 / N``; the step runs with ``batch_size / N``."""
+
+    def local(self, model, idx, r, w):
+        return idx
+
+    def weight(self, local, idx, w) -> float:
+        return 1.0 / w
+
+    def step(self, model, fn):
+        with local_batch(model, True):
+            return fn()
 
 
 def _split_for(model) -> StridedSplit:
@@ -275,18 +375,19 @@ def _mean_metrics(metrics: dict, weight: float) -> dict:
 
 
 # -- the loop -----------------------------------------------------------------------------------
-def run_fit(model, plan, start: int, gen: torch.Generator, callback) -> None:
+def run_fit(model, plan, start: int, gen: torch.Generator, callback, own: bool = False) -> None:
     """``model._run(plan, start, gen, callback)``, across the ranks of the process group when
-    there is one (see the module docstring); exactly ``model._run`` otherwise."""
+    there is one (see the module docstring); exactly ``model._run`` otherwise. ``own``: each
+    rank trains on its own rows (``plan`` made with ``batch_size / N``)."""
     if not dist.is_distributed():
         model._run(plan, start, gen, callback)
         return
     r, w = dist.rank(), dist.world_size()
     n = len(plan.data)
-    if n < w:
+    if n < w and not own:
         raise ValueError(f"{n} training items cannot be shared among {w} processes; use at "
                          f"most {n} processes (--nproc) or more data")
-    split = _split_for(model)
+    split = OwnSplit() if own else _split_for(model)
     split.check(model, plan)
     _broadcast_from_rank0(_shared_tensors(model))
     # one draw of the shared generator, plus the rank: different noise per rank, reproducible
@@ -300,7 +401,7 @@ def run_fit(model, plan, start: int, gen: torch.Generator, callback) -> None:
         where["step"] = where["step"] + 1 if where["epoch"] == epoch else 1
         where["epoch"] = epoch
         local = split.local(model, idx, r, w)
-        weight = len(local) / len(idx)
+        weight = split.weight(local, idx, w)
         if len(local) == 0:  # take part in every collective, contributing nothing
             local, weight = idx[:1], 0.0
         averager.weight = weight

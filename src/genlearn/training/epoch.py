@@ -134,7 +134,9 @@ class EpochModel(GenerativeModel):
         ``self``.
         """
         self._validate_params()
-        distributed_fit.check_inputs(X, y)  # every rank the same data (no-op in one process)
+        X, own = distributed_fit.own_rows(self, X)  # a rank's own rows (Sharded), or all
+        if not own:
+            distributed_fit.check_inputs(X, y)  # every rank the same data (no-op alone)
         continuing = bool(resume) and getattr(self, "is_fitted_", False)
         if continuing and self.epochs_trained_ >= self._epochs():
             log.warning("resume: the model has already trained %d epochs and epochs=%d; "
@@ -143,8 +145,14 @@ class EpochModel(GenerativeModel):
             return self
         if not continuing:
             self.device_ = resolve_device(self.device)
-        data = self._check_data(X, y if type(self).conditional else None,
-                                continuing=continuing)
+        self._own_parts = own  # read by the rows data hook (description over all parts)
+        try:
+            data = self._check_data(X, y if type(self).conditional else None,
+                                    continuing=continuing)
+        finally:
+            del self._own_parts
+        if own:
+            data = distributed_fit.even_parts(data)
         devices = [self.device_] if self.device_.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             gen = torch.Generator()
@@ -161,9 +169,10 @@ class EpochModel(GenerativeModel):
                 self.is_fitted_ = False
                 self._build()
                 start = 0
-            plan = self._plan(data, start, gen)
+            with distributed_fit.local_batch(self, own):  # own rows: batch_size / N each
+                plan = self._plan(data, start, gen)
             with thread_policy(self.threads, work=self._work_size(plan), device=self.device_):
-                distributed_fit.run_fit(self, plan, start, gen, callback)  # = self._run
+                distributed_fit.run_fit(self, plan, start, gen, callback, own=own)  # = _run
         return self
 
     def _run(self, plan: EpochPlan, start: int, gen: torch.Generator, callback) -> None:
@@ -253,11 +262,13 @@ class EpochModel(GenerativeModel):
                 raise ValueError("resume must use the same kind of data: the model was fitted "
                                  + ("with" if self.classes_ is not None else "without") + " y")
         else:
+            own = getattr(self, "_own_parts", False)  # each rank holds its own rows
             self.n_features_in_ = flat.shape[1]
             self.data_shape_ = data_shape
             self.image_shape_ = resolve_image_shape(data_shape, self.image_shape)
-            self.classes_ = None if y is None else np.unique(check_labels(y, flat.shape[0]))
-            self._describe_rows(flat)
+            self.classes_ = None if y is None else distributed_fit.all_classes(
+                np.unique(check_labels(y, flat.shape[0])), own)
+            self._describe_rows(distributed_fit.description_rows(flat, data_shape, own))
         labels = None if y is None else check_labels(y, flat.shape[0], classes=self.classes_)
         return self._rows_data(flat, labels)
 
