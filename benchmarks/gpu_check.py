@@ -88,16 +88,38 @@ def _families(smoke: bool, device: str) -> dict:
     }
 
 
+def _other_families(done, device: str) -> dict:
+    """Every other registered model with a ``device`` (the music frame models, the sequence
+    VAE, ...) on its contract example (``_contract_example``: tiny data and settings)."""
+    out = {}
+    for name in gl.registry.names():
+        cls = gl.registry.get(name)
+        if name in done or "device" not in cls().get_params():
+            continue
+        try:
+            ex = cls._contract_example()
+        except NotImplementedError:
+            continue
+        model = cls(**{**ex["params"], "device": device})
+        out[name] = (model, ex["X"], ex["X"][:4], ex.get("sample", {}))
+    return out
+
+
 def check_families(smoke: bool, device: str) -> None:
     """Fit, sample, score, save on ``device``; load on the CPU; compare the scores."""
-    for name, (model, train, test) in _families(smoke, device).items():
+    families = {k: (*v, None) for k, v in _families(smoke, device).items()}
+    families.update(_other_families(families, device))
+    for name, (model, train, test, sample_kw) in families.items():
         entry: dict = {}
         try:
             t0 = time.perf_counter()
             model.fit(train)
             _sync(device)
             entry["fit_s"] = round(time.perf_counter() - t0, 3)
-            if model.input_kind == "sequences":
+            if sample_kw is not None:  # a contract example says how to sample
+                drawn = model.sample(4, seed=0, **sample_kw)
+                entry["sample_lengths"] = [len(s) for s in drawn]
+            elif model.input_kind == "sequences":
                 drawn = model.sample(4, 20, seed=0)
                 entry["sample_lengths"] = [len(s) for s in drawn]
             else:
@@ -112,7 +134,9 @@ def check_families(smoke: bool, device: str) -> None:
                              rel_diff=abs(here - there) / max(1.0, abs(there)))
                 entry["agrees"] = entry["rel_diff"] < 1e-2
             else:
-                entry["agrees"] = bool(np.all(np.isfinite(on_cpu.sample(4, seed=0))))
+                again = on_cpu.sample(4, seed=0, **(sample_kw or {}))
+                entry["agrees"] = all(bool(np.all(np.isfinite(np.asarray(a, dtype=float))))
+                                      for a in (again if isinstance(again, list) else [again]))
             entry["estimator"] = (model.log_prob_estimator() if model.has_likelihood
                                   else "no likelihood")
         except Exception as exc:  # one family failing must not hide the others' figures
@@ -205,20 +229,23 @@ def main(argv=None) -> int:
     card = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else platform.processor()
     _record("machine", {"device": args.device, "card": card, "torch": torch.__version__,
                         "genlearn": gl.__version__})
-    for stage in (lambda: check_families(args.smoke, args.device),
-                  lambda: time_vae_mnist(args.smoke, args.device, args.mnist),
-                  lambda: time_hmm(args.smoke, args.device),
-                  lambda: time_transformer(args.smoke, args.device)):
+    stages = {"families": lambda: check_families(args.smoke, args.device),
+              "vae_mnist": lambda: time_vae_mnist(args.smoke, args.device, args.mnist),
+              "hmm": lambda: time_hmm(args.smoke, args.device),
+              "transformer": lambda: time_transformer(args.smoke, args.device)}
+    for stage_name, stage in stages.items():
         try:
             stage()
-        except Exception:
+        except Exception as exc:  # said in the summary, not only in a traceback
             traceback.print_exc()
+            _record(f"stage.{stage_name}", {"error": f"{type(exc).__name__}: {exc}"})
     out = args.out or Path(os.environ.get("OUT") or Path(__file__).parent / "results")
     out.mkdir(parents=True, exist_ok=True)
     name = "gpu_check_smoke.json" if args.smoke else "gpu_check.json"
     (out / name).write_text(json.dumps(RESULTS, indent=2, default=str) + "\n")
-    bad = [k for k, v in RESULTS.items() if k.startswith("family.") and not v.get("agrees")]
-    print("families that failed or disagree:", ", ".join(bad) or "none")
+    bad = [k for k, v in RESULTS.items() if (k.startswith("family.") and not v.get("agrees"))
+           or k.startswith("stage.")]
+    print("families or stages that failed or disagree:", ", ".join(bad) or "none")
     return 1 if bad else 0
 
 
