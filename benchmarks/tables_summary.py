@@ -30,7 +30,8 @@ for table in ("credit_data", "mlc_churn", "breast_cancer"):
             return float(np.mean([f(r) for r in rs]))
         auc = [r["tstr"]["roc_auc"] for r in rs]
         spread = f" ± {np.std(auc):.3f}" if len(rs) > 1 else ""
-        name = m if src == "genlearn" else f"ctgan {m.upper()}"
+        base, plus, rest = m.partition("+")
+        name = m if src == "genlearn" else f"ctgan {base.upper()}{plus}{rest}"
         print(f"| {name} | {len(rs)} | {np.mean(auc):.3f}{spread} | "
               f"{mean(lambda r: r['tstr']['f1_macro']):.3f} | "
               f"{mean(lambda r: r['column_shapes']):.3f} | "
