@@ -58,6 +58,25 @@ def reference(size: int, seed: int, wait: bool = False) -> mm.ReferenceStats:
     return ref
 
 
+def structure(smiles, limit=2000) -> dict:
+    """Means over the first ``limit`` valid molecules: heavy atoms, rings, fully aromatic
+    rings, the share with a ring of 8+ atoms (MOSES's filters reject those) and the share
+    passing the filters: where samples and training molecules differ, and why filters fail."""
+    from genlearn.molecules._chem import chem
+
+    Chem = chem()
+    mols = [m for m in (Chem.MolFromSmiles(s) for s in smiles if s) if m is not None][:limit]
+    rings = [m.GetRingInfo().AtomRings() for m in mols]
+    return {"n": len(mols),
+            "atoms": float(np.mean([m.GetNumAtoms() for m in mols])),
+            "rings": float(np.mean([len(r) for r in rings])),
+            "aromatic_rings": float(np.mean([
+                sum(all(m.GetAtomWithIdx(i).GetIsAromatic() for i in ring) for ring in r)
+                for m, r in zip(mols, rings, strict=True)])),
+            "ring_8_or_more": float(np.mean([any(len(x) >= 8 for x in r) for r in rings])),
+            "filters": float(np.mean([mm.passes_filters(m) for m in mols]))}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", nargs="?")
@@ -95,6 +114,10 @@ def main(argv=None):
     ref = reference(args.ref_size, args.seed, args.wait_ref)
     t = time.time()
     m = mm.moses_metrics(draws, ref, train=train, fcd=not args.no_fcd)
+    rec["structure"] = {"samples": structure(draws)}
+    if train:
+        rec["structure"]["training"] = structure(train)
+    print("structure (first 2,000 valid):", json.dumps(rec["structure"]), flush=True)
     rec.update(metrics=m, metrics_s=time.time() - t, load_after=os.getloadavg())
     for k, v in m.items():
         print(f"  {k:<14} {v:.4f}" if isinstance(v, float) else f"  {k:<14} {v}", flush=True)
