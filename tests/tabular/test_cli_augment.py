@@ -26,6 +26,12 @@ def test_augment_then_evaluate(tmp_path, capsys):
     assert (rep / "hist_x.png").exists() and (rep / "hist_color.png").exists()
     assert (rep / "correlation_difference.png").exists() and (rep / "report.md").exists()
     assert "30% stratified split" in (rep / "report.md").read_text()
+    smooth = tmp_path / "smooth.csv"
+    assert main(["augment", str(data), "--min-leaf", "10", "--smoothing", "1", "--rows", "60",
+                 "-o", str(smooth), "--save", str(tmp_path / "ck2")]) == 0
+    cfg = json.loads((tmp_path / "ck2" / "config.json").read_text())
+    assert cfg["params"]["min_leaf"] == 10 and cfg["params"]["smoothing"] == 1.0
+    assert len(pd.read_csv(smooth)) == 60
 
 
 def test_augment_errors(tmp_path, capsys):
@@ -41,6 +47,8 @@ def test_augment_errors(tmp_path, capsys):
     pd.DataFrame({"x": [1.0, 2.0], "z": ["a", "b"]}).to_csv(other, index=False)
     assert main(["augment", "evaluate", str(data), str(other)]) == 1
     assert "missing ['y', 'one'], unexpected ['z']" in capsys.readouterr().err
+    assert main(["augment", str(data), "--model", "copula", "--smoothing", "1", "-o", out]) == 1
+    assert "apply to model='cart' only" in capsys.readouterr().err
     latin = tmp_path / "latin.csv"
     latin.write_bytes("a,b\n\xe9,1\n\xe8,2\n".encode("latin-1"))
     assert main(["augment", str(latin), "-o", out]) == 1

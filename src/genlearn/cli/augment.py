@@ -55,6 +55,12 @@ def add_parser(subparsers) -> None:
                    help="the same number of rows for every class of --target")
     p.add_argument("--condition", action="append", default=[], metavar="COL=VALUE",
                    help="only rows with this level (repeatable)")
+    p.add_argument("--min-leaf", type=int, default=5,
+                   help="cart: fewest training rows per tree leaf (default 5)")
+    p.add_argument("--smoothing", type=float, default=0.0,
+                   help="cart: kernel noise on numbers, in leaf bandwidths (default 0); "
+                        "--min-leaf 50 --smoothing 1 kept the distance to the closest training "
+                        "row at or above a real hold-out's in benchmarks/README.md")
     p.add_argument("--save", metavar="DIR", help="also save the fitted synthesizer here")
     p.add_argument("--test", metavar="CSV", help="evaluate: real hold-out rows for TSTR")
     p.add_argument("--report", metavar="DIR", default="reports/augment",
@@ -121,7 +127,8 @@ def _generate(args, data: str) -> int:
     rows = args.rows if args.rows is not None else len(df)
     if rows < 1:
         raise ValueError(f"--rows must be a positive integer; got {rows}")
-    syn = TabularSynthesizer(model=args.model or "cart", epochs=args.epochs, seed=args.seed)
+    syn = TabularSynthesizer(model=args.model or "cart", epochs=args.epochs, seed=args.seed,
+                             min_leaf=args.min_leaf, smoothing=args.smoothing)
     say(f"fitting a {syn.model} synthesizer on {data} ({len(df)} rows, {df.shape[1]} columns)")
     syn.fit(df)
     if args.balance:
