@@ -8,6 +8,7 @@ per epoch / the mean epoch time after the first, slowest rank), CPU seconds per 
 and whether every rank ended with the same weights. The machine load (uptime) goes beside them.
 
     python benchmarks/ddp_throughput.py [--rows 20000] [--epochs 3] [--configs 1x1,2x1,1x2]
+                                        [--step-costs]
 
 MNIST comes from /work/shared/data/mnist.pkl.gz (a trusted file: the one place pickle is read).
 """
@@ -52,6 +53,47 @@ def fit_timed(rank, rows, epochs, batch_size, threads):
             "weights_digest": distributed.fingerprint(weights)}
 
 
+def step_costs(rows: int, batch_size: int, nprocs: int) -> dict:
+    """CPU ms of one training step at ``batch_size`` and at ``batch_size / nprocs`` rows (one
+    process, one thread), and of one all-reduce of the gradients in ``nprocs`` gloo processes:
+    the fixed per-step cost that data parallelism does not divide, and the best speed-up N idle
+    cores could give, step(b) / (step(b / N) + all-reduce)."""
+    torch.set_num_threads(1)
+    X = load_mnist(min(rows, 2000))
+    out = {}
+    for b in (batch_size, batch_size // nprocs):
+        m = VAE(latent_dim=16, hidden=(256, 256), epochs=1, batch_size=b, seed=0, device="cpu",
+                verbose=False, threads=1, early_stopping=False).fit(X[:b])
+        data = m._check_data(X, None, continuing=True)
+        plan = m._plan(data, 1, torch.Generator().manual_seed(0))
+        idx = torch.arange(b)
+        for _ in range(5):
+            m._train_step(plan.data, idx, 0)
+        t = time.process_time()
+        for _ in range(100):
+            m._train_step(plan.data, idx, 0)
+        out[f"step_cpu_ms_batch_{b}"] = (time.process_time() - t) / 100 * 1e3
+    n_grad = sum(p.numel() for p in m.net_.parameters())
+    ar = distributed.spawn_for_test(_allreduce_cpu_ms, nprocs, n_grad, timeout_s=300)
+    out["allreduce_cpu_ms"] = max(ar)
+    out["gradient_numbers"] = n_grad
+    small = out[f"step_cpu_ms_batch_{batch_size // nprocs}"]
+    out["best_speedup_on_idle_cores"] = out[f"step_cpu_ms_batch_{batch_size}"] / (
+        small + out["allreduce_cpu_ms"])
+    return out
+
+
+def _allreduce_cpu_ms(rank, n):
+    torch.set_num_threads(1)
+    g = torch.randn(n)
+    for _ in range(5):
+        torch.distributed.all_reduce(g)
+    t = time.process_time()
+    for _ in range(50):
+        torch.distributed.all_reduce(g)
+    return (time.process_time() - t) / 50 * 1e3
+
+
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -64,7 +106,16 @@ def main():
     ap.add_argument("--configs", default="1x1,2x1,1x2",
                     help="processes x threads per process, comma-separated")
     ap.add_argument("--out", default="benchmarks/results/ddp_throughput.json")
+    ap.add_argument("--step-costs", action="store_true",
+                    help="also measure the CPU cost of one step at batch b and b/N and of one "
+                         "all-reduce (why N processes give what they give)")
     args = ap.parse_args()
+    costs = None
+    if args.step_costs:
+        costs = step_costs(args.rows, args.batch_size, 2)
+        costs["load"] = load()
+        print("step costs (CPU ms):", json.dumps({k: round(v, 3) if isinstance(v, float) else v
+                                                   for k, v in costs.items()}), flush=True)
     runs = []
     for nprocs, threads in (map(int, c.split("x")) for c in args.configs.split(",")):
         before = load()
@@ -85,7 +136,7 @@ def main():
               f"{before} -> {run['load_after']}", flush=True)
     out = {"rows": args.rows, "epochs": args.epochs, "batch_size": args.batch_size,
            "cpus": os.cpu_count(), "torch": torch.__version__, "machine": platform.machine(),
-           "runs": runs}
+           "runs": runs, "step_costs": costs}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print(f"wrote {args.out}")
