@@ -123,7 +123,7 @@ def optimize(args) -> dict:
            "cpu_s": time.process_time() - c0, "wall_s": time.time() - t0,
            "threads": torch.get_num_threads(), "load_before": load0,
            "load_after": os.getloadavg(), "top": res.top(20), "history": res.history}
-    tag = args.objective.replace(":", "_")
+    tag = args.objective.replace(":", "_") + (f"_seed{args.seed}" if args.seed else "")
     _write(f"moses_latent_optimize_{tag}.json", rec)
     print({k: v for k, v in rec.items() if k not in ("history", "top")}, flush=True)
     return rec
