@@ -12,6 +12,9 @@ test images as test set). An RBF SVM (scikit-learn defaults) trained on:
 - ``svm_shifts_sample``: the same VAE, decoder means at z ~ N(0, I) instead;
 - ``svm_shifts_pixmix``: the control without a model: a * x_i + (1 - a) * x_j of two labelled
   images of a class, a ~ U(0, 1), as many.
+- with ``--filters``: ``svm_shifts_interp_nn`` keeps the interpolations whose nearest labelled
+  image (real or shifted, Euclidean) has their class, ``svm_shifts_interp_svm`` those an SVM
+  trained on the shifted set gives their class with probability >= 0.5 (twice as many drawn).
 
     python benchmarks/augment_digits.py --seeds 0 1 2 3 4 --ks 5 10 20
     python benchmarks/augment_digits.py --data mnist --ks 100 --seeds 0 --epochs 100
@@ -62,6 +65,20 @@ def pixel_mix(X, y, per_class, rng):
     return np.concatenate(out), np.concatenate(labels)
 
 
+def filtered(aug, Xsh, ysh, Xt, yt, seed):
+    """Interpolations kept by nearest-labelled-neighbour or classifier agreement."""
+    Xg, yg = aug.generate(2 * aug.per_class, seed=seed + 1)
+    d2 = ((Xg[:, None, :] - Xsh[None, :, :]) ** 2).sum(-1)             # (m, n) distances
+    nn = ysh[d2.argmin(axis=1)] == yg
+    svm = SVC(probability=True, random_state=0).fit(Xsh, ysh)
+    proba = svm.predict_proba(Xg)[np.arange(len(yg)), np.searchsorted(svm.classes_, yg)]
+    conf = proba >= 0.5
+    return {"kept_nn": float(nn.mean()), "kept_svm": float(conf.mean()),
+            "svm_shifts_interp_nn": svm_accuracy(np.r_[Xsh, Xg[nn]], np.r_[ysh, yg[nn]], Xt, yt),
+            "svm_shifts_interp_svm": svm_accuracy(np.r_[Xsh, Xg[conf]], np.r_[ysh, yg[conf]],
+                                                  Xt, yt)}
+
+
 def svm_accuracy(X, y, Xt, yt):
     return float(np.mean(SVC().fit(X, y).predict(Xt) == yt))
 
@@ -87,6 +104,8 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--skip-old", action="store_true", help="skip the svm_*cvae columns")
+    ap.add_argument("--filters", action="store_true", help="add the filtered-interpolation "
+                    "columns")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -121,6 +140,8 @@ def main(argv=None):
             rec["augmenter_cpu_seconds"] = round(time.process_time() - t0, 1)
             rec["augmenter_wall_seconds"] = round(time.perf_counter() - w0, 1)
             rec["svm_shifts_interp"] = svm_accuracy(Xa, ya, Xt, yt)
+            if args.filters:
+                rec.update(filtered(aug, Xsh, ysh, Xt, yt, seed))
             aug.method = "sample"
             Xg, yg = aug.generate()
             rec["svm_shifts_sample"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg], Xt, yt)
