@@ -8,8 +8,8 @@ calls, counted in ``--budget``), so "best of start" is our like-for-like best-fr
 The task score is GuacaMol's (mean of the top-1, top-10 and top-100 averages of the distinct
 molecules found, start molecules included, as the best-from-dataset baseline includes them);
 the JSON also says how many of the top 100 the search itself made. One torch thread;
-CPU time, wall time and load recorded per task in benchmarks/results/guacamol_mpo_latent.json
-(rewritten after every task).
+CPU time, wall time and load recorded per task in benchmarks/results/<--name>.json (default
+guacamol_mpo_latent.json; rewritten after every task).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from genlearn.molecules.latent import latent_optimize
 from genlearn.molecules.objectives import Objective, guacamol_score
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-OUT = Path(__file__).resolve().parent / "results" / "guacamol_mpo_latent.json"
+RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = ("osimertinib_mpo", "fexofenadine_mpo", "ranolazine_mpo", "perindopril_mpo",
          "amlodipine_mpo")
 
@@ -43,6 +43,7 @@ def main(argv=None):
     ap.add_argument("--budget", type=int, default=2000, help="oracle calls per task")
     ap.add_argument("--n-start", type=int, default=1000, help="random MOSES start molecules")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--name", default="guacamol_mpo_latent", help="results/<name>.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     gen = MoleculeGenerator.load(args.run)
@@ -73,7 +74,7 @@ def main(argv=None):
         rec["mean_score"] = float(np.mean([v["score"] for v in done.values()]))
         for col in ("best_of_dataset", "smiles_ga", "graph_ga", "smiles_lstm"):
             rec[f"mean_published_{col}"] = float(np.mean([PUBLISHED[t][col] for t in done]))
-        OUT.write_text(json.dumps(rec, indent=2, default=str) + "\n")
+        (RESULTS / f"{args.name}.json").write_text(json.dumps(rec, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":
