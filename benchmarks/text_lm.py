@@ -61,7 +61,8 @@ def main():
     ap.add_argument("--positions", default="learned", choices=["learned", "rotary"])
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--min-lr-ratio", type=float, default=0.1)
-    ap.add_argument("--patience", type=int, default=2)
+    ap.add_argument("--patience", type=int, default=2, help="early-stopping patience in epochs "
+                    "(0: none)")
     ap.add_argument("--clock", default="cpu", choices=["cpu", "wall"])
     ap.add_argument("--val", type=float, default=0.02)
     ap.add_argument("--threads", type=int, default=1)
@@ -87,7 +88,7 @@ def main():
     common = dict(n_symbols=len(vocab), end_symbol=False, block_size=args.block,
                   epochs=args.epochs, batch_size=args.batch, lr=args.lr, warmup=args.warmup,
                   min_lr_ratio=args.min_lr_ratio, dropout=args.dropout, val_fraction=args.val,
-                  patience=args.patience, seed=args.seed,
+                  patience=args.patience or None, seed=args.seed,
                   max_time=None if args.max_minutes is None else 60.0 * args.max_minutes,
                   clock=args.clock, device=args.device, threads=args.threads, verbose=False)
     if args.model == "transformer":
