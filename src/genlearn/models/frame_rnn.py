@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import distributed
 from .._utils import (
     check_choice,
     check_common,
@@ -276,8 +277,11 @@ class FrameRNN(EpochModel):
         # the best-validation weights, so a time limit keeps them as early stopping does
         if "valid_ll" in record and (self._best is None or record["valid_ll"] > self._best_ll):
             self._best, self._best_ll = self._snapshot(), record["valid_ll"]
-        if self.max_time is not None and time.perf_counter() - self._t_start > self.max_time:
-            raise _TimeUp
+        if self.max_time is not None:
+            over = time.perf_counter() - self._t_start > self.max_time
+            # every rank of a process group stops after the same epoch (clocks differ)
+            if distributed.max_int(int(over)):
+                raise _TimeUp
 
     def _set_key_range(self, rolls) -> None:
         """The RNN and its output see the keys from the lowest to the highest one played in
