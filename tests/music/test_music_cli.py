@@ -128,3 +128,26 @@ def test_bad_inputs_are_one_line_errors(run, corpus, tmp_path, one_line_error):
     one_line_error(["music", "train", "--corpus", "jsb", "--out", str(tmp_path / "r")],
                    "GENLEARN_MUSIC_DATA")
     one_line_error(["music", "evaluate", str(tmp_path)], "not a genlearn checkpoint")
+
+
+def test_train_nproc_starts_torchrun_and_only_rank_0_writes(corpus, tmp_path, monkeypatch,
+                                                             capsys):
+    import subprocess
+
+    from genlearn import distributed
+
+    seen = []
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: seen.append(cmd)
+                        or subprocess.CompletedProcess(cmd, 0))
+    argv = ["music", "train", "--corpus", str(corpus / "tiny.mat"), "--model", "lstm",
+            "--epochs", "1", "--nproc", "2", "--out", str(tmp_path / "r")]
+    assert main(argv) == 0
+    assert seen[0][-len(argv) + 2:] == [a for a in argv if a not in ("--nproc", "2")]
+    assert "--nproc-per-node=2" in seen[0]
+    # a rank other than 0 (as under torchrun) trains the same model but writes and prints nothing
+    monkeypatch.setattr(distributed, "rank", lambda: 1)
+    capsys.readouterr()
+    assert main(["music", "train", "--corpus", str(corpus / "tiny.mat"), "--model", "lstm",
+                 "--epochs", "1", "--units", "4", "--out", str(tmp_path / "r"), "-q"]) == 0
+    assert not (tmp_path / "r").exists() and capsys.readouterr().out == ""

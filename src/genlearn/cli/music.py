@@ -40,6 +40,9 @@ def add_parser(sub) -> None:
     t.add_argument("--states", type=int, default=None, help="HMM states (default 32)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train a neural model in N processes on this machine (starts torchrun; "
+                   "gloo on CPUs); rank 0 writes --out")
     t.set_defaults(func=_cmd_train)
 
     g = msub.add_parser("generate", help="a new piece: MIDI + piano-roll PNG (+ WAV)")
@@ -81,6 +84,20 @@ def add_parser(sub) -> None:
 
 
 def _cmd_train(args) -> int:
+    import sys
+
+    from ..training import launch
+
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be at least 1; got {args.nproc}")
+    if args.nproc > 1 and not launch.launched():  # torchrun runs this command N times
+        return launch.torchrun(args.nproc, getattr(args, "argv", sys.argv[1:]))
+    with launch.process_group("cpu"):  # joins torchrun's group when it started us
+        return _train(args)
+
+
+def _train(args) -> int:
+    from .. import distributed
     from ..music import app
 
     params = {"epochs": args.epochs, "lr": args.lr, "max_time": args.max_time,
@@ -94,6 +111,8 @@ def _cmd_train(args) -> int:
     report = app.train(args.corpus, args.model, args.out,
                        steps_per_quarter=args.steps_per_quarter, split_seed=args.seed,
                        **params)
+    if distributed.rank() != 0:  # under torchrun: the same fit; rank 0 writes and reports
+        return 0
     print(f"trained {report['model']} on {report['n_train']} pieces of {report['corpus']} in "
           f"{report['train_seconds']:.1f} s", flush=True)
     print(f"test NLL per time step: {report['test_nll_per_step']:.4f} nats "

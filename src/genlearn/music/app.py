@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import io, registry
+from .. import distributed, io, registry
 from .data import load_corpus
 from .metrics import compare_sets, frame_accuracy
 from .midi import read_piece, write_midi
@@ -81,7 +81,8 @@ def train(corpus: str = "bach", model: str = "rnnrbm", out="runs/music", *,
     data = {**extra, "corpus": str(corpus) if named else str(Path(corpus).resolve()),
             "steps_per_quarter": rolls.steps_per_quarter, "seed": split_seed,
             "music_model": model, **{k: v for k, v in rolls.describe().items() if k != "split"}}
-    io.save(est.model if model in TOKEN_MODELS else est, out, data=data)
+    if distributed.rank() == 0:  # under torch.distributed every rank fits; one writes
+        io.save(est.model if model in TOKEN_MODELS else est, out, data=data)
     test = rolls.test or rolls.train
     return {"model": model, "corpus": rolls.name, "train_seconds": seconds,
             "test_nll_per_step": est.nll_per_step(test), "n_train": len(rolls.train),
