@@ -175,7 +175,10 @@ def main(argv=None):
             print(epochs[-1], flush=True)
 
         c1 = time.process_time()
-        gen.fit(data, callback=on_epoch)
+        from genlearn.molecules.generator import _model_class
+
+        epoch_trained = getattr(_model_class(args.model), "epoch_trained", False)
+        gen.fit(data, **({"callback": on_epoch} if epoch_trained else {}))
         gen.save(args.out)
         chunks = epochs
     t_fit, c_fit = time.time() - t1, time.process_time() - c1 if not args.chunk else None
