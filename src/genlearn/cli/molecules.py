@@ -87,7 +87,6 @@ def add_parser(subparsers) -> None:
 
 
 def _generator_class():
-    from genlearn.molecules import latent  # noqa: F401 - registers the seqvae molecule model
     from genlearn.molecules.generator import MoleculeGenerator
 
     return MoleculeGenerator

@@ -94,6 +94,12 @@ MODELS = {
     "transformer": ("genlearn.models.transformer", EndSymbolCodec,
                     {"n_layer": 4, "n_head": 4, "n_embd": 128, "epochs": 2, "batch_size": 128,
                      "lr": 1e-3, "val_fraction": 0.02, "verbose": False}),
+    # the sequence VAE (its own BOS/EOS: the end-symbol codec of the RNN); latent.py searches
+    # its latent space
+    "seqvae": ("genlearn.models.seq_vae", EndSymbolCodec,
+               {"latent_dim": 32, "hidden": 256, "enc_hidden": 256, "n_embd": 64, "epochs": 5,
+                "batch_size": 128, "lr": 1e-3, "beta": 1.0, "warmup_epochs": 1.0,
+                "free_bits": 0.1, "word_dropout": 0.1, "iw_samples": 100, "verbose": False}),
 }
 
 

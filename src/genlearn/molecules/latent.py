@@ -31,21 +31,13 @@ import torch
 from .._threads import thread_policy
 from .._utils import check_float, check_int
 from .data import canonical
-from .generator import MODELS, EndSymbolCodec, MoleculeGenerator
+from .generator import MoleculeGenerator
 from .reinvent import OptimizationResult
 from .tokens import get_repr
 
 __all__ = ["LatentSpace", "MLPEnsemble", "latent_optimize"]
 
 log = logging.getLogger(__name__)
-
-# The sequence VAE as a molecule model (its own BOS/EOS: the end-symbol codec of the RNN).
-MODELS.setdefault("seqvae", ("genlearn.models.seq_vae", EndSymbolCodec,
-                             {"latent_dim": 32, "hidden": 256, "enc_hidden": 256,
-                              "n_embd": 64, "epochs": 5, "batch_size": 128, "lr": 1e-3,
-                              "beta": 1.0, "warmup_epochs": 1.0, "free_bits": 0.1,
-                              "word_dropout": 0.1, "iw_samples": 100, "verbose": False}))
-
 
 class LatentSpace:
     """Molecules <-> latent codes of a fitted sequence-VAE :class:`MoleculeGenerator`."""
