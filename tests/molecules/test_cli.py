@@ -80,3 +80,24 @@ def test_empty_file_and_unknown_objective(tmp_path, molecules_csv, capsys):
     assert "autoregressive model" in capsys.readouterr().err
     assert main(["molecules", "sample", str(tmp_path), "-o", str(tmp_path / "x.csv")]) == 1
     assert "not a molecule generator checkpoint" in capsys.readouterr().err
+
+
+def test_train_nproc_starts_torchrun_and_only_rank_0_writes(molecules_csv, tmp_path,
+                                                             monkeypatch):
+    import subprocess
+
+    from genlearn import distributed
+
+    seen = []
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: seen.append(cmd)
+                        or subprocess.CompletedProcess(cmd, 0))
+    argv = ["molecules", "train", str(molecules_csv), "--model", "ngram", "--nproc", "2",
+            "--out", str(tmp_path / "r")]
+    assert main(argv) == 0
+    assert "--nproc-per-node=2" in seen[0]
+    assert seen[0][seen[0].index("genlearn") + 1:] == [a for a in argv if a not in ("--nproc", "2")]
+    monkeypatch.setattr(distributed, "rank", lambda: 1)  # another rank under torchrun
+    assert main(["molecules", "train", str(molecules_csv), "--model", "ngram",
+                 "--out", str(tmp_path / "r")]) == 0
+    assert not (tmp_path / "r").exists()  # fitted, nothing written

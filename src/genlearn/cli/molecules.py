@@ -44,6 +44,9 @@ def add_parser(subparsers) -> None:
     t.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a hyperparameter of the sequence model (repeatable)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train in N processes on this machine (starts torchrun; gloo on CPUs, "
+                   "NCCL with one GPU each); rank 0 writes --out")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="draw molecules from a run")
@@ -147,7 +150,21 @@ def _write_csv(path: Path, header, rows) -> None:
 
 
 def cmd_train(args) -> int:
+    import sys
+
+    from genlearn.training import launch
+
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be at least 1; got {args.nproc}")
+    if args.nproc > 1 and not launch.launched():  # torchrun runs this command N times
+        return launch.torchrun(args.nproc, getattr(args, "argv", sys.argv[1:]))
+    with launch.process_group(_params(args.param).get("device", "auto")):
+        return _train(args)  # under torchrun: every rank fits, rank 0 writes
+
+
+def _train(args) -> int:
     import genlearn.molecules as glm
+    from genlearn import distributed
     MoleculeGenerator = _generator_class()
 
     params = _params(args.param)
@@ -163,8 +180,11 @@ def cmd_train(args) -> int:
         raise ValueError(f"{out} exists and is not a molecules run; choose another --out")
     smiles = glm.read_smiles(args.data, args.column, subset_n=args.subset, seed=args.seed)
     data = glm.prepare(smiles, args.repr, max_length=args.max_length)
-    say(data.report())
+    if distributed.rank() == 0:
+        say(data.report())
     gen.fit(data)
+    if distributed.rank() != 0:  # the same fit on every rank; rank 0 writes and reports
+        return 0
     gen.save(out)
     say(f"trained {args.model} on {data.n_kept} molecules ({args.repr}, vocabulary "
         f"{len(gen.vocab_)} symbols); saved to {out}")
