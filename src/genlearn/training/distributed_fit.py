@@ -60,8 +60,9 @@ would with the same global mini-batch:
 
 Not covered: BatchNorm statistics are per rank (as in DDP without ``SyncBatchNorm``; rank 0's
 buffers are kept at the broadcast); a step that raises on one rank only (a user callback) or
-a rank that hangs without dying leaves the others waiting for the process group's timeout (:func:`genlearn.distributed.default_timeout` for the groups genlearn creates),
-after which they raise the same error. (Time limits are agreed: the Transformer/RNN take the
+a rank that hangs without dying leaves the others waiting for the process group's timeout
+(:func:`genlearn.distributed.default_timeout` for the groups genlearn creates), after which
+they raise the same error. (Time limits are agreed: the Transformer/RNN take the
 largest time used over the ranks at every step, the frame models at the end of every epoch, so
 every rank stops at the same point.)
 """
