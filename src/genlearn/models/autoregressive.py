@@ -40,7 +40,7 @@ from .. import distributed
 from .._threads import check_threads, thread_policy
 from .._utils import check_common, check_float, check_int, check_n
 from ..sequences import SequenceModel, parse_sequences, vocabulary_size
-from ..training.epoch import EpochModel, EpochPlan
+from ..training.epoch import EpochModel, EpochPlan, SequenceNetModel
 from .seq_windows import IGNORE, Windows
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def filter_logits(logits: torch.Tensor, temperature=1.0, top_k=None, top_p=None)
     return torch.log_softmax(lp, dim=-1)
 
 
-class AutoregressiveModel(SequenceModel, EpochModel):
+class AutoregressiveModel(SequenceModel, SequenceNetModel):
     """Base of the neural autoregressive models; a subclass supplies ``_net_config`` and
     ``_make_net`` (and validates its own network hyperparameters).
 
@@ -348,21 +348,6 @@ class AutoregressiveModel(SequenceModel, EpochModel):
                                         self.n_symbols_ + int(self.end_symbol)).to_dict()
         self.steps_ = 0
         return Windows(X)
-
-    def _data_meta(self) -> dict:
-        return {"n_symbols_": self.n_symbols_, "max_length_": self.max_length_,
-                "config_": self.config_}
-
-    def _set_data_meta(self, meta: dict) -> None:
-        self.n_symbols_ = int(meta["n_symbols_"])
-        self.max_length_ = int(meta["max_length_"])
-        self.config_ = dict(meta["config_"])
-
-    def _extra_state(self):
-        return {"steps_": self.steps_}, {}
-
-    def _set_extra_state(self, meta, tensors) -> None:
-        self.steps_ = int(meta["steps_"])
 
     def _build(self) -> None:
         self.net_ = self._make_net(self.config_).to(self.device_)

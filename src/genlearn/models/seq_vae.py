@@ -40,7 +40,7 @@ from ..ops import (
 )
 from ..registry import register
 from ..sequences import SequenceModel, parse_sequences, vocabulary_size
-from ..training.epoch import EpochModel, EpochPlan
+from ..training.epoch import EpochModel, EpochPlan, SequenceNetModel
 from .seq_vae_nets import SeqVAEConfig, SeqVAENet
 
 
@@ -69,7 +69,7 @@ class Padded:
 
 
 @register("seqvae")
-class SeqVAE(SequenceModel, EpochModel):
+class SeqVAE(SequenceModel, SequenceNetModel):
     """Sequence VAE over integer symbols; see the module docstring.
 
     Parameters
@@ -168,21 +168,6 @@ class SeqVAE(SequenceModel, EpochModel):
                 enc_hidden=self.enc_hidden, hidden=self.hidden, n_layer=self.n_layer).to_dict()
             self.steps_ = 0
         return Padded.of(X, self.device_)
-
-    def _data_meta(self) -> dict:
-        return {"n_symbols_": self.n_symbols_, "max_length_": self.max_length_,
-                "config_": self.config_}
-
-    def _set_data_meta(self, meta: dict) -> None:
-        self.n_symbols_ = int(meta["n_symbols_"])
-        self.max_length_ = int(meta["max_length_"])
-        self.config_ = dict(meta["config_"])
-
-    def _extra_state(self):
-        return {"steps_": self.steps_}, {}
-
-    def _set_extra_state(self, meta, tensors) -> None:
-        self.steps_ = int(meta["steps_"])
 
     def _build(self) -> None:
         self.net_ = SeqVAENet(SeqVAEConfig(**self.config_)).to(self.device_)

@@ -391,3 +391,25 @@ class EpochModel(GenerativeModel):
         self.rng_state_ = rng or None
         self._set_training(False)
         self.is_fitted_ = True
+
+
+class SequenceNetModel(EpochModel):
+    """The checkpoint hooks every sequence network shares (the Transformer/RNN and the sequence
+    VAE): its description is the vocabulary ``n_symbols_``, the longest training sequence
+    ``max_length_`` and the network's ``config_`` (a dict); its run state the step counter
+    ``steps_``. A subclass sets them in its ``_check_data`` on a first fit."""
+
+    def _data_meta(self) -> dict:
+        return {"n_symbols_": self.n_symbols_, "max_length_": self.max_length_,
+                "config_": self.config_}
+
+    def _set_data_meta(self, meta: dict) -> None:
+        self.n_symbols_ = int(meta["n_symbols_"])
+        self.max_length_ = int(meta["max_length_"])
+        self.config_ = dict(meta["config_"])
+
+    def _extra_state(self):
+        return {"steps_": self.steps_}, {}
+
+    def _set_extra_state(self, meta, tensors) -> None:
+        self.steps_ = int(meta["steps_"])
