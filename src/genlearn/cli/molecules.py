@@ -150,16 +150,10 @@ def _write_csv(path: Path, header, rows) -> None:
 
 
 def cmd_train(args) -> int:
-    import sys
-
     from genlearn.training import launch
 
-    if args.nproc < 1:
-        raise ValueError(f"--nproc must be at least 1; got {args.nproc}")
-    if args.nproc > 1 and not launch.launched():  # torchrun runs this command N times
-        return launch.torchrun(args.nproc, getattr(args, "argv", sys.argv[1:]))
-    with launch.process_group(_params(args.param).get("device", "auto")):
-        return _train(args)  # under torchrun: every rank fits, rank 0 writes
+    # under torchrun every rank fits and rank 0 writes
+    return launch.run(args, _train, _params(args.param).get("device", "auto"))
 
 
 def _train(args) -> int:

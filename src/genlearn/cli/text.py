@@ -88,12 +88,7 @@ def add_parser(sub) -> None:
 def _cmd_train(args) -> int:
     from ..training import launch
 
-    if args.nproc < 1:
-        raise ValueError(f"--nproc must be at least 1; got {args.nproc}")
-    if args.nproc > 1 and not launch.launched():  # torchrun runs this command N times
-        return launch.torchrun(args.nproc, getattr(args, "argv", sys.argv[1:]))
-    with launch.process_group(args.device):  # joins torchrun's group when it started us
-        return _train(args)
+    return launch.run(args, _train, args.device)
 
 
 def _train(args) -> int:

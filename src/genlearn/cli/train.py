@@ -86,10 +86,7 @@ def _check_out(out: Path, args, cls) -> None:
 
 
 def cmd_train(args) -> int:
-    if args.nproc > 1 and not launch.launched():  # torchrun runs this command N times
-        return launch.torchrun(args.nproc, getattr(args, "argv", sys.argv[1:]))
-    with launch.process_group(getattr(args, "param:device", "auto")):  # if torchrun started us
-        return _train(args)
+    return launch.run(args, _train, getattr(args, "param:device", "auto"))
 
 
 def _train(args) -> int:

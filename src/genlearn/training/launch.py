@@ -59,6 +59,18 @@ def torchrun(nproc: int, argv: list[str]) -> int:
     return code
 
 
+def run(args, body, device: str | None = "auto") -> int:
+    """What a training command with ``--nproc`` does: with ``args.nproc`` > 1, outside torchrun,
+    run the same command in that many processes under torchrun (:func:`torchrun`); else run
+    ``body(args)`` inside :func:`process_group` (joining torchrun's group when it started us)."""
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be at least 1; got {args.nproc}")
+    if args.nproc > 1 and not launched():  # torchrun runs this command N times
+        return torchrun(args.nproc, getattr(args, "argv", sys.argv[1:]))
+    with process_group(device):
+        return body(args)
+
+
 @contextlib.contextmanager
 def process_group(device: str | None = "auto"):
     """Initialise the process group from torchrun's environment (if launched and not yet
