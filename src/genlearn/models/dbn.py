@@ -123,12 +123,13 @@ class DBN(TransformerMixin, GenerativeModel):
         if not continuing:
             self.rbms_, self.history_, self.is_fitted_ = [], [], False
             self.epochs_trained_, self.stop_reason_ = 0, None
-        data, own = distributed.own_part(X)  # own: each rank its own rows (Sharded)
+        own = isinstance(X, distributed.Sharded)  # each rank its own rows, layer after layer
 
-        def up(rbm, rows):  # the next layer's input, still each rank's own part
-            return distributed.Sharded(rbm.transform(rows)) if own else rbm.transform(rows)
+        def up(rbm, data):  # the next layer's input (still a rank's own part when own)
+            rows = rbm.transform(data.part if own else data)
+            return distributed.Sharded(rows) if own else rows
 
-        data = distributed.Sharded(data) if own else data
+        data = X
         for i in range(len(self.layers)):
             if i < len(self.rbms_):
                 rbm, resume_layer = self.rbms_[i], continuing
@@ -136,7 +137,7 @@ class DBN(TransformerMixin, GenerativeModel):
             else:
                 rbm, resume_layer = self._layer_model(i), False
             if resume_layer and rbm.epochs_trained_ >= self.epochs:  # this layer is done
-                data = up(rbm, distributed.own_part(data)[0]) if i + 1 < len(self.layers) else data
+                data = up(rbm, data) if i + 1 < len(self.layers) else data
                 continue
 
             def on_epoch(epoch, record, i=i, rbm=rbm):
@@ -157,7 +158,7 @@ class DBN(TransformerMixin, GenerativeModel):
             self._describe_from(i, rbm.epochs_trained_)
             self.stop_reason_ = rbm.stop_reason_
             if i + 1 < len(self.layers):
-                data = up(rbm, distributed.own_part(data)[0])
+                data = up(rbm, data)
         return self
 
     def _describe_from(self, layer: int, epoch: int) -> None:

@@ -69,6 +69,7 @@ every rank stops at the same point.)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 
@@ -178,22 +179,19 @@ def even_parts(data):
     return data.take(idx)
 
 
-class local_batch:  # noqa: N801 - a context manager used like a function
-    """With own parts: ``model.batch_size`` is ``batch_size / N`` inside the block."""
-
-    def __init__(self, model, own: bool):
-        self.model, self.own = model, own
-
-    def __enter__(self):
-        if self.own:
-            self.saved = self.model.batch_size
-            self.model.batch_size = int(self.saved) // dist.world_size()
-        return self
-
-    def __exit__(self, *exc):
-        if self.own:
-            self.model.batch_size = self.saved
-        return False
+@contextlib.contextmanager
+def local_batch(model, split: bool = True):
+    """``model.batch_size`` is ``batch_size / N`` inside the block (when ``split``): a rank's
+    share of each global batch."""
+    if not split:
+        yield
+        return
+    saved = model.batch_size
+    model.batch_size = int(saved) // dist.world_size()
+    try:
+        yield
+    finally:
+        model.batch_size = saved
 
 
 def agree_seed(seed: int) -> int:
@@ -239,12 +237,8 @@ class ChunkedSplit(StridedSplit):
         return torch.cat([c[r::w] for c in idx.split(int(model.batch_size))])
 
     def step(self, model, fn):
-        self._batch = model.batch_size
-        model.batch_size = self._batch // dist.world_size()
-        try:
+        with local_batch(model):
             return fn()
-        finally:
-            model.batch_size = self._batch
 
 
 class OwnSplit(StridedSplit):
@@ -258,7 +252,7 @@ class OwnSplit(StridedSplit):
         return 1.0 / w
 
     def step(self, model, fn):
-        with local_batch(model, True):
+        with local_batch(model):
             return fn()
 
 
