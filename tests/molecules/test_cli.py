@@ -33,6 +33,10 @@ def test_train_sample_evaluate_optimize(molecules_csv, tmp_path, capsys):
     assert 0 < len(rows) <= 50 and "valid of 50 draws" in capsys.readouterr().out
     assert main(["molecules", "sample", str(run), "-n", "5", "-o", str(new)]) == 1
     assert "exists; pass --force" in capsys.readouterr().err
+    fast = tmp_path / "fast.csv"  # bf16 products, chemistry in a second process
+    assert main(["molecules", "sample", str(run), "-n", "50", "-o", str(fast), "--precision",
+                 "bf16", "--jobs", "2"]) == 0
+    assert 0 < len(_rows(fast)) <= 50
 
     metrics = tmp_path / "m.json"
     assert main(["molecules", "evaluate", str(run), "--test", str(molecules_csv), "-n", "60",

@@ -61,6 +61,14 @@ def test_save_load_round_trip(tmp_path, tiny_rnn):
     assert np.allclose(back.log_prob(MOLECULES[:3]), gen.log_prob(MOLECULES[:3]))
 
 
+def test_chemistry_in_worker_processes_gives_the_same_molecules(tiny_rnn):
+    one = tiny_rnn.sample(700, seed=5, batch_size=300)
+    assert tiny_rnn.sample(700, seed=5, batch_size=300, n_jobs=2) == one
+    assert any(s is not None for s in one)
+    with pytest.raises(ValueError, match="n_jobs"):
+        tiny_rnn.sample(5, n_jobs=0)
+
+
 def test_molecules_longer_than_the_context_are_refused():
     data = glm.prepare(MOLECULES, "smiles")
     with pytest.raises(ValueError, match="longer than max_length=10"):

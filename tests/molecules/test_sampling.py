@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import genlearn as gl
-from genlearn.molecules.sampling import draw_ids, supports
+from genlearn.molecules.sampling import LSTMStepBF16, NetStep, _stepper, draw_ids, supports
 
 SEQS = [np.array(s) for s in ([0, 1], [1], [0, 0, 1], [1, 1], [0], [2, 1], [0, 2])]
 
@@ -84,10 +84,36 @@ def test_dropping_finished_rows_changes_no_draw(name, kw):
                                                      strict=True))
 
 
-def test_bf16_precision_is_close_and_bad_arguments_are_refused():
+def test_bf16_lstm_step_matches_the_float32_network():
+    model = _fit("rnn", cell="lstm")
+    step = _stepper(model, "bf16")
+    assert isinstance(step, LSTMStepBF16)
+    assert isinstance(_stepper(model, "float32"), NetStep)
+    assert isinstance(_stepper(_fit("rnn", cell="gru"), "bf16"), NetStep)
+    tok = torch.randint(0, 4, (50, 6))
+    with torch.no_grad():
+        full, _ = model.net_(tok)
+        state, steps = None, []
+        for t in range(tok.shape[1]):
+            logits, state = step(tok[:, t:t + 1], state)
+            steps.append(logits)
+    p, q = torch.softmax(full, -1), torch.softmax(torch.stack(steps, 1), -1)
+    assert float((p - q).abs().max()) < 0.02  # bf16 products: close, not equal
+    assert float((p - q).abs().max()) > 0.0
+
+
+def test_bf16_draws_follow_the_likelihood_closely():
     model = _fit("rnn")
-    a = draw_ids(model, 500, 5, seed=1, precision="bf16")
-    assert len(a) == 500 and all(len(d) <= 5 for d in a)
+    L, n = 3, 20000
+    draws = draw_ids(model, n, L, seed=2, batch_size=3000, precision="bf16")
+    assert all(len(d) <= L for d in draws)
+    first = np.bincount([d[0] if len(d) else 3 for d in draws], minlength=4) / n
+    p = np.exp(model.next_log_proba(()))  # symbols 0..2, the end symbol 3
+    assert 0.5 * np.abs(first - p[[0, 1, 2, model._eos]]).sum() < 0.02
+
+
+def test_bad_arguments_are_refused():
+    model = _fit("rnn")
     with pytest.raises(ValueError, match="precision"):
         draw_ids(model, 5, 5, precision="half")
     with pytest.raises(ValueError, match="temperature"):

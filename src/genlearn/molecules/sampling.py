@@ -13,9 +13,12 @@ without changing the distribution:
   sum of the lengths, not n x the longest.
 - **float32 inverse-CDF draws** from the softmax of the last logits (the generic sampler works
   in float64 for its top-k/top-p filters, which molecules do not use).
-- optionally **bfloat16 autocast** of the network (``precision="bf16"``): on a CPU with AMX or
-  AVX-512 bf16 the matrix products run several times faster; the draws then follow a slightly
-  perturbed distribution (bf16 logits), so it is opt-in and named.
+- optionally **bfloat16 matrix products** (``precision="bf16"``): on a CPU with AMX or
+  AVX-512 bf16 they run several times faster; the draws then follow a slightly perturbed
+  distribution, so it is opt-in and named. An LSTM then steps through :class:`LSTMStepBF16`
+  (bf16 weights cast once, one product per layer and step, the gates in float32; torch's
+  ``nn.LSTM`` under autocast re-casts its weights at every step and gained nothing); other
+  networks run their own forward under autocast.
 
 Each row draws with its own uniforms, ``U[row, step]``, fixed by the seed, so the draws do not
 depend on which other rows are still in the batch (up to float rounding of batched products).
@@ -85,20 +88,92 @@ def draw_ids(model, n: int, max_length: int, *, seed=None, temperature=1.0,
     return out
 
 
+class NetStep:
+    """One step of the network as it is: ``net(tok, state)``, under bf16 autocast if asked."""
+
+    def __init__(self, net, device, precision):
+        self.net = net
+        self.bf16 = precision == "bf16" and device.type == "cpu"
+
+    def __call__(self, tok, state):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            logits, state = self.net(tok, state)
+        return logits[:, -1].float(), state
+
+
+class LSTMStepBF16:
+    """One step of an :class:`~genlearn.models.seq_nets.RNNNet` LSTM with bf16 products.
+
+    Each layer's input and recurrent weights are joined into one (E + H, 4H) bf16 matrix once,
+    so a step is one product per layer (bias added in it); the gates and the cell state are
+    float32, the hidden state bf16 (it only enters products). The state is ``(h, c)``, each
+    (L, B, H) as ``nn.LSTM`` keeps it."""
+
+    def __init__(self, net):
+        rnn, self.cfg = net.rnn, net.cfg
+        self.w, self.b = [], []
+        hidden = self.cfg.hidden
+        # torch orders the gates i, f, g, o; here i, f, o, g: one sigmoid over the first 3H
+        perm = torch.cat([torch.arange(2 * hidden), torch.arange(3 * hidden, 4 * hidden),
+                          torch.arange(2 * hidden, 3 * hidden)])
+        for k in range(rnn.num_layers):
+            w = torch.cat([getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")], 1)
+            self.w.append(w[perm].T.contiguous().to(torch.bfloat16))
+            bias = getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}")
+            self.b.append(bias[perm].to(torch.bfloat16))
+        self.emb = net.wte.weight.to(torch.bfloat16)
+        if net.head is None:
+            self.out_w = net.wte.weight[: self.cfg.vocab_out].T.contiguous().to(torch.bfloat16)
+            self.out_b = net.bias.float()
+        else:
+            self.out_w = net.head.weight.T.contiguous().to(torch.bfloat16)
+            self.out_b = net.head.bias.float()
+
+    @staticmethod
+    def applies(net, device, precision) -> bool:
+        return (precision == "bf16" and device.type == "cpu"
+                and getattr(getattr(net, "cfg", None), "cell", None) == "lstm"
+                and hasattr(net, "rnn"))
+
+    def __call__(self, tok, state):
+        x = self.emb[tok[:, -1]]
+        b, hidden = x.shape[0], self.cfg.hidden
+        if state is None:
+            state = (torch.zeros(len(self.w), b, hidden, dtype=torch.bfloat16),
+                     torch.zeros(len(self.w), b, hidden))
+        h_all, c_all = state
+        hs, cs = [], []
+        for k, (w, bias) in enumerate(zip(self.w, self.b, strict=True)):
+            gates = torch.addmm(bias, torch.cat([x, h_all[k]], 1), w).float()
+            sig = torch.sigmoid(gates[:, : 3 * hidden])
+            c = sig[:, hidden: 2 * hidden] * c_all[k] + sig[:, :hidden] * torch.tanh(
+                gates[:, 3 * hidden:])
+            x = (sig[:, 2 * hidden:] * torch.tanh(c)).to(torch.bfloat16)
+            hs.append(x)
+            cs.append(c)
+        logits = (x @ self.out_w).float() + self.out_b
+        return logits, (torch.stack(hs), torch.stack(cs))
+
+
+def _stepper(model, precision):
+    net, dev = model.net_, model.device_
+    if LSTMStepBF16.applies(net, dev, precision):
+        return LSTMStepBF16(net)
+    return NetStep(net, dev, precision)
+
+
 def _draw_batch(model, m, max_length, u, temperature, precision) -> list[np.ndarray]:
     net, dev, eos = model.net_, model.device_, model._eos
     net.eval()
+    step = _stepper(model, precision)
     ids = np.zeros((m, max_length), dtype=np.int64)  # (m, max_length) symbols drawn
     length = np.full(m, max_length, dtype=np.int64)   # symbols before the end symbol
     alive = torch.arange(m)                           # batch row -> draw index
     tok = torch.full((m, 1), model._bos, dtype=torch.int64, device=dev)
     state = None
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"
-                              and dev.type == "cpu")
     for t in range(max_length):
-        with autocast:
-            logits, state = net(tok, state)
-        prob = torch.softmax(logits[:, -1].float().cpu() / temperature, dim=-1)  # (b, V)
+        logits, state = step(tok, state)
+        prob = torch.softmax(logits.cpu() / temperature, dim=-1)  # (b, V)
         cdf = prob.cumsum_(-1)
         nxt = torch.searchsorted(cdf, (u[t, alive] * cdf[:, -1])[:, None])[:, 0]
         nxt.clamp_(max=cdf.shape[1] - 1)
