@@ -86,6 +86,10 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--copier", action="store_true")
+    ap.add_argument("--precision", choices=("float32", "bf16"), default="float32",
+                    help="sampling precision (bf16: the RNN's products in bfloat16)")
+    ap.add_argument("--ref-intdiv", action="store_true", help="also the reference (test) "
+                    "set's own IntDiv / IntDiv2, the figure a model's IntDiv is compared with")
     ap.add_argument("--no-fcd", action="store_true")
     ap.add_argument("--tag", default=None)
     ap.add_argument("--wait-ref", action="store_true", help="wait for the cached reference "
@@ -102,16 +106,23 @@ def main(argv=None):
     else:
         gen = MoleculeGenerator.load(args.run)
         t = time.time()
-        draws = gen.sample(args.n, seed=args.seed, temperature=args.temperature)
+        draws = gen.sample(args.n, seed=args.seed, temperature=args.temperature,
+                           precision=args.precision)
         dt = time.time() - t
         n_valid = sum(d is not None for d in draws)
         rec.update(run=args.run, model=gen.model, repr=gen.representation,
+                   precision=args.precision,
                    sample_s=dt, valid_per_s=n_valid / dt, load_during_sampling=os.getloadavg())
         print(f"sampled {args.n} in {dt:.0f} s: {n_valid / dt:.0f} valid molecules/s",
               flush=True)
         train = gen.train_smiles_
         tag = args.tag or Path(args.run).name
     ref = reference(args.ref_size, args.seed, args.wait_ref)
+    if args.ref_intdiv:
+        rec["reference_intdiv"] = {"IntDiv": mm.internal_diversity(ref.fps, 1),
+                                   "IntDiv2": mm.internal_diversity(ref.fps, 2),
+                                   "n": int(len(ref.fps))}
+        print("reference set:", rec["reference_intdiv"], flush=True)
     t = time.time()
     m = mm.moses_metrics(draws, ref, train=train, fcd=not args.no_fcd)
     rec["structure"] = {"samples": structure(draws)}
