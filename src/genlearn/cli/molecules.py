@@ -58,8 +58,8 @@ def add_parser(subparsers) -> None:
     s.add_argument("--precision", choices=("float32", "bf16"), default="float32",
                    help="bf16: the RNN/Transformer's products in bfloat16 (faster on CPUs with "
                    "AMX/AVX-512 bf16; a slightly perturbed distribution)")
-    s.add_argument("--jobs", type=int, default=1, help="processes: with N > 1, N - 1 of them "
-                   "turn the draws into canonical SMILES while this one draws (same output)")
+    s.add_argument("--jobs", type=int, default=1, help="CPU worker processes that draw batches "
+                   "in parallel (the same molecules in the same order as --jobs 1)")
     s.add_argument("--force", action="store_true", help="overwrite --out")
     s.set_defaults(func=cmd_sample)
 

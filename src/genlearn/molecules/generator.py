@@ -184,51 +184,61 @@ class MoleculeGenerator:
         return self
 
     # -- sampling ---------------------------------------------------------------------------
-    def sample_tokens(self, n, *, seed=None, temperature=1.0, batch_size=2000,
+    def sample_tokens(self, n, *, seed=None, temperature=1.0, batch_size=1000,
                       precision="float32"):
         """``n`` draws as token lists (``None`` for a draw that is not a complete molecule).
         ``precision="bf16"`` runs an RNN/Transformer's products in bfloat16 (faster on CPUs
         with AMX; a slightly perturbed distribution, see :mod:`genlearn.molecules.sampling`)."""
-        return [t for batch in self._token_batches(n, seed, temperature, batch_size, precision)
-                for t in batch]
+        check_float(temperature, "temperature", low=0.0, low_open=True)
+        return [t for m, s in self._batch_plan(n, seed, batch_size)
+                for t in self._draw_tokens(m, s, temperature, precision)]
 
-    def _token_batches(self, n, seed, temperature, batch_size, precision):
+    def _batch_plan(self, n, seed, batch_size) -> list[tuple[int, int]]:
+        """(size, seed) of each batch: the draws depend on these, not on who draws them."""
         self._check_fitted()
         check_int(n, "n", low=1)
         check_int(batch_size, "batch_size", low=1)
-        check_float(temperature, "temperature", low=0.0, low_open=True)
         rng = np.random.default_rng(seed)
-        codec, done = self.codec, 0
-        while done < n:
-            m = min(batch_size, n - done)
-            s = int(rng.integers(2**31 - 1))
-            rows = codec.sample(self.model_, m, self.max_length, seed=s,
-                                temperature=temperature, precision=precision)
-            done += m
-            yield [codec.decode(self.vocab_, r, self.max_length) for r in rows]
+        sizes = [min(batch_size, n - i) for i in range(0, n, batch_size)]
+        return [(m, int(rng.integers(2**31 - 1))) for m in sizes]
 
-    def sample(self, n, *, seed=None, temperature=1.0, batch_size=2000,
+    def _draw_tokens(self, m, seed, temperature, precision) -> list:
+        codec = self.codec
+        rows = codec.sample(self.model_, m, self.max_length, seed=seed,
+                            temperature=temperature, precision=precision)
+        return [codec.decode(self.vocab_, r, self.max_length) for r in rows]
+
+    def _draw_smiles(self, m, seed, temperature, precision) -> list:
+        return to_canonical(self.representation,
+                            self._draw_tokens(m, seed, temperature, precision))
+
+    def sample(self, n, *, seed=None, temperature=1.0, batch_size=1000,
                precision="float32", n_jobs=1) -> list:
         """``n`` draws as canonical SMILES, ``None`` where a draw is not a valid molecule.
 
-        ``n_jobs > 1`` turns tokens into canonical SMILES (the SELFIES decoder, RDKit) in
-        ``n_jobs - 1`` worker processes while this one draws the next batch: the same
+        ``n_jobs > 1`` draws the batches in that many CPU worker processes (each draws a
+        batch and turns it into SMILES: the network, the SELFIES decoder and RDKit): the same
         molecules in the same order as ``n_jobs=1``, in less wall time on several cores."""
         check_int(n_jobs, "n_jobs", low=1)
-        batches = self._token_batches(n, seed, temperature, batch_size, precision)
-        if n_jobs == 1:
-            return [s for toks in batches for s in to_canonical(self.representation, toks)]
+        check_float(temperature, "temperature", low=0.0, low_open=True)
+        plan = self._batch_plan(n, seed, batch_size)
+        if n_jobs == 1 or len(plan) == 1:
+            return [x for m, s in plan for x in self._draw_smiles(m, s, temperature, precision)]
+        device = getattr(self.model_, "device_", None)
+        if device is not None and getattr(device, "type", "cpu") != "cpu":
+            raise ValueError(f"n_jobs={n_jobs} draws in CPU worker processes; the model is on "
+                             f"{device}: use n_jobs=1")
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        # the workers only run selfies and RDKit: fork (no torch in them) where there is one
+        # fork where there is one (the workers inherit the model, as DataLoader workers do)
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        step = max(1, min(batch_size, 500))
-        with ProcessPoolExecutor(n_jobs - 1, mp_context=ctx) as pool:
-            futures = [pool.submit(to_canonical, self.representation, toks[i:i + step])
-                       for toks in batches for i in range(0, len(toks), step)]
-            return [s for f in futures for s in f.result()]
+        with ProcessPoolExecutor(min(n_jobs, len(plan)), mp_context=ctx,
+                                 initializer=_worker_init, initargs=(self,)) as pool:
+            futures = [pool.submit(_worker_draw, m, s, temperature, precision)
+                       for m, s in plan]
+            return [x for f in futures for x in f.result()]
 
     def log_prob(self, smiles) -> np.ndarray:
         """log p of each molecule (nats) under the sequence model, of its canonical token
@@ -281,6 +291,23 @@ class MoleculeGenerator:
         train = path / TRAIN
         gen.train_smiles_ = train.read_text().split() if train.is_file() else []
         return gen
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(gen) -> None:
+    import torch
+
+    # one process a core: several threads each would oversubscribe (this process's copy only)
+    torch.set_num_threads(1)
+    if "threads" in gen.model_.get_params():
+        gen.model_.set_params(threads=1)
+    _WORKER["gen"] = gen
+
+
+def _worker_draw(m, seed, temperature, precision) -> list:
+    return _WORKER["gen"]._draw_smiles(m, seed, temperature, precision)
 
 
 def to_canonical(representation: str, token_lists) -> list:

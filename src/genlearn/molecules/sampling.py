@@ -105,7 +105,7 @@ class LSTMStepBF16:
     """One step of an :class:`~genlearn.models.seq_nets.RNNNet` LSTM with bf16 products.
 
     Each layer's input and recurrent weights are joined into one (E + H, 4H) bf16 matrix once,
-    so a step is one product per layer (bias added in it); the gates and the cell state are
+    so a step is one product per layer (bias added after it); the gates and the cell state are
     float32, the hidden state bf16 (it only enters products). The state is ``(h, c)``, each
     (L, B, H) as ``nn.LSTM`` keeps it."""
 
@@ -118,15 +118,15 @@ class LSTMStepBF16:
                           torch.arange(2 * hidden, 3 * hidden)])
         for k in range(rnn.num_layers):
             w = torch.cat([getattr(rnn, f"weight_ih_l{k}"), getattr(rnn, f"weight_hh_l{k}")], 1)
-            self.w.append(w[perm].T.contiguous().to(torch.bfloat16))
+            self.w.append(w[perm].contiguous().to(torch.bfloat16).T)  # (E + H, 4H) view
             bias = getattr(rnn, f"bias_ih_l{k}") + getattr(rnn, f"bias_hh_l{k}")
-            self.b.append(bias[perm].to(torch.bfloat16))
+            self.b.append(bias[perm].float())
         self.emb = net.wte.weight.to(torch.bfloat16)
         if net.head is None:
-            self.out_w = net.wte.weight[: self.cfg.vocab_out].T.contiguous().to(torch.bfloat16)
+            self.out_w = net.wte.weight[: self.cfg.vocab_out].to(torch.bfloat16).T
             self.out_b = net.bias.float()
         else:
-            self.out_w = net.head.weight.T.contiguous().to(torch.bfloat16)
+            self.out_w = net.head.weight.to(torch.bfloat16).T
             self.out_b = net.head.bias.float()
 
     @staticmethod
@@ -144,14 +144,18 @@ class LSTMStepBF16:
         h_all, c_all = state
         hs, cs = [], []
         for k, (w, bias) in enumerate(zip(self.w, self.b, strict=True)):
-            gates = torch.addmm(bias, torch.cat([x, h_all[k]], 1), w).float()
-            sig = torch.sigmoid(gates[:, : 3 * hidden])
-            c = sig[:, hidden: 2 * hidden] * c_all[k] + sig[:, :hidden] * torch.tanh(
-                gates[:, 3 * hidden:])
-            x = (sig[:, 2 * hidden:] * torch.tanh(c)).to(torch.bfloat16)
+            # bf16 product widened to float32, then the float32 bias added in place (measured
+            # faster than addmm in bf16 or a mixed-dtype add; a lookup table for the first
+            # layer's input product gained nothing)
+            gates = (torch.cat([x, h_all[k]], 1) @ w).float().add_(bias)
+            torch.sigmoid_(gates[:, : 3 * hidden])
+            torch.tanh_(gates[:, 3 * hidden:])
+            c = torch.addcmul(gates[:, hidden: 2 * hidden] * c_all[k], gates[:, :hidden],
+                              gates[:, 3 * hidden:])
+            x = (gates[:, 2 * hidden: 3 * hidden] * torch.tanh(c)).to(torch.bfloat16)
             hs.append(x)
             cs.append(c)
-        logits = (x @ self.out_w).float() + self.out_b
+        logits = torch.add(x @ self.out_w, self.out_b)
         return logits, (torch.stack(hs), torch.stack(cs))
 
 
@@ -169,6 +173,7 @@ def _draw_batch(model, m, max_length, u, temperature, precision) -> list[np.ndar
     ids = np.zeros((m, max_length), dtype=np.int64)  # (m, max_length) symbols drawn
     length = np.full(m, max_length, dtype=np.int64)   # symbols before the end symbol
     alive = torch.arange(m)                           # batch row -> draw index
+    live = torch.ones(m, dtype=torch.bool)            # rows still drawing
     tok = torch.full((m, 1), model._bos, dtype=torch.int64, device=dev)
     state = None
     for t in range(max_length):
@@ -177,15 +182,20 @@ def _draw_batch(model, m, max_length, u, temperature, precision) -> list[np.ndar
         cdf = prob.cumsum_(-1)
         nxt = torch.searchsorted(cdf, (u[t, alive] * cdf[:, -1])[:, None])[:, 0]
         nxt.clamp_(max=cdf.shape[1] - 1)
-        rows = alive.numpy()
-        ids[rows, t] = nxt.numpy()
-        ended = nxt == eos
+        rows, now = alive.numpy(), live.numpy()
+        ids[rows[now], t] = nxt.numpy()[now]
+        ended = (nxt == eos) & live
         if bool(ended.any()):
             length[rows[ended.numpy()]] = t
-            keep = (~ended).nonzero()[:, 0]
-            if keep.numel() == 0:
+            live &= ~ended
+            n_live = int(live.sum())
+            if n_live == 0:
                 break
-            alive, nxt = alive[keep], nxt[keep]
-            state = _select(state, keep.to(dev))
+            # finished rows ride along (their draws ignored) until an eighth of the batch has
+            # finished: then they leave it and the state, one copy instead of one per step
+            if n_live <= 0.875 * len(live):
+                keep = live.nonzero()[:, 0]
+                alive, nxt, live = alive[keep], nxt[keep], live[keep]
+                state = _select(state, keep.to(dev))
         tok = nxt[:, None].to(dev)
     return [ids[i, : length[i]] for i in range(m)]
