@@ -44,6 +44,7 @@ def main(argv=None):
     ap.add_argument("--dataset", type=int, default=0, help="score N MOSES molecules too")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tag", default="", help="suffix of the result files (keeps other runs')")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -55,10 +56,11 @@ def main(argv=None):
                "batch_size": args.batch_size, "sigma": args.sigma, "lr": args.lr,
                "threads": args.threads, "load_before": os.getloadavg()}
         obj = Objective(name)
-        t = time.time()
+        t, c = time.time(), time.process_time()
         res = reinvent(gen, obj, budget=args.budget, batch_size=args.batch_size,
                        sigma=args.sigma, lr=args.lr, seed=args.seed)
-        rec.update(seconds=time.time() - t, oracle_calls=res.oracle_calls,
+        rec.update(seconds=time.time() - t, cpu_seconds=time.process_time() - c,
+                   oracle_calls=res.oracle_calls,
                    distinct=len(res.scores), top1=res.top_mean(1), top10=res.top_mean(10),
                    top100=res.top_mean(100), best=res.top(10), history=res.history,
                    load_after=os.getloadavg())
@@ -73,7 +75,7 @@ def main(argv=None):
               flush=True)
         print("best:", res.top(5), flush=True)
         safe = name.replace(":", "_")
-        (ROOT / "benchmarks" / "results" / f"moses_optimize_{safe}.json").write_text(
+        (ROOT / "benchmarks" / "results" / f"moses_optimize_{safe}{args.tag}.json").write_text(
             json.dumps(rec, indent=2) + "\n")
 
 
