@@ -1,5 +1,7 @@
 """MoleculeGenerator over the sequence models, checkpoints, and REINVENT fine-tuning."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -67,6 +69,14 @@ def test_chemistry_in_worker_processes_gives_the_same_molecules(tiny_rnn):
     assert any(s is not None for s in one)
     with pytest.raises(ValueError, match="n_jobs"):
         tiny_rnn.sample(5, n_jobs=0)
+
+
+def test_worker_processes_refuse_a_model_off_the_cpu(tiny_rnn):
+    gen = copy.copy(tiny_rnn)
+    gen.model_ = copy.copy(tiny_rnn.model_)
+    gen.model_.device_ = torch.device("cuda")  # refused before anything is drawn
+    with pytest.raises(ValueError, match="model is on cuda: use n_jobs=1"):
+        gen.sample(10, batch_size=5, n_jobs=2)
 
 
 def test_molecules_longer_than_the_context_are_refused():
