@@ -54,3 +54,48 @@ def test_guacamol_score_is_the_mean_of_top_1_10_100():
     assert ob.guacamol_score(scores, "guacamol:celecoxib_rediscovery") == 1.0
     with pytest.raises(ValueError, match="100 distinct"):
         ob.guacamol_score(scores[:50], "guacamol:osimertinib_mpo")
+
+
+VALSARTAN = "CCCCC(=O)N(Cc1ccc(cc1)c2ccccc2c3nn[nH]n3)[C@@H](C(C)C)C(=O)O"
+
+
+def test_hop_tasks_on_their_start_molecule_by_hand():
+    # the start molecule has both decorations and the scaffold, and its own pharmacophore
+    deco = ob.Objective("guacamol:deco_hop")([ob.HOP_START])[0]
+    assert deco == pytest.approx((1.0 + 0.0 + 0.0 + 1.0) / 4)  # similarity 1, clipped at 1
+    scaf = ob.Objective("guacamol:scaffold_hop")([ob.HOP_START])[0]
+    assert scaf == pytest.approx((1.0 + 1.0 + 0.0) / 3)
+    # a methyl sulfone instead of the tert-butyl one, by hand from RDKit's own pieces
+    from rdkit import DataStructs
+    from rdkit.Chem.Pharm2D import Generate, Gobbi_Pharm2D
+
+    other = "CCCOc1cc2ncnc(Nc3ccc4ncsc4c3)c2cc1S(=O)(=O)C"
+    fp = [Generate.Gen2DFingerprint(Chem.MolFromSmiles(m), Gobbi_Pharm2D.factory)
+          for m in (other, ob.HOP_START)]
+    sim = min(DataStructs.TanimotoSimilarity(*fp) / 0.85, 1.0)
+    assert 0 < sim < 1
+    mol = Chem.MolFromSmiles(other)
+    scaffold = mol.HasSubstructMatch(Chem.MolFromSmarts(ob.HOP_SCAFFOLD))
+    assert scaffold  # the quinazoline keeps its substituted carbon
+    assert ob.Objective("guacamol:deco_hop")([other])[0] == pytest.approx(
+        (sim + 0.0 + 0.0 + 1.0) / 4)
+
+
+def test_substructure_part_and_valsartan_smarts():
+    Chem_mol = Chem.MolFromSmiles
+    has = ob.substructure("CN(C=O)Cc1ccc(c2ccccc2)cc1")
+    assert has(Chem_mol(VALSARTAN)) == 1.0 and has(Chem_mol(ob.SITAGLIPTIN)) == 0.0
+    lacks = ob.substructure("CN(C=O)Cc1ccc(c2ccccc2)cc1", present=False)
+    assert lacks(Chem_mol(VALSARTAN)) == 0.0 and lacks(Chem_mol(ob.SITAGLIPTIN)) == 1.0
+    obj = ob.Objective("guacamol:valsartan_smarts")
+    # sitagliptin has the target properties but not the SMARTS: the geometric mean is 0
+    assert obj([ob.SITAGLIPTIN])[0] == 0.0
+    # valsartan has the SMARTS: its score is the fourth root of the three Gaussians' product
+    from rdkit.Chem import Crippen, GraphDescriptors, rdMolDescriptors
+
+    v, s = Chem_mol(VALSARTAN), Chem_mol(ob.SITAGLIPTIN)
+    g = [np.exp(-0.5 * ((f(v) - f(s)) / sd) ** 2) for f, sd in
+         ((Crippen.MolLogP, 0.2), (rdMolDescriptors.CalcTPSA, 5), (GraphDescriptors.BertzCT, 30))]
+    assert obj([VALSARTAN])[0] == pytest.approx(np.prod(g) ** 0.25)
+    with pytest.raises(ValueError, match="not a SMARTS"):
+        ob.substructure("[C")

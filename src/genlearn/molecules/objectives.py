@@ -55,6 +55,10 @@ def _fingerprinter(kind: str):
             radius=2, atomInvariantsGenerator=G.GetMorganFeatureAtomInvGen()),
         "AP": lambda: G.GetAtomPairGenerator(maxDistance=10),
     }
+    if kind == "PHCO":  # Gobbi and Poppinger's 2-D pharmacophore fingerprint (bits)
+        Gen = require("rdkit.Chem.Pharm2D.Generate")
+        factory = require("rdkit.Chem.Pharm2D.Gobbi_Pharm2D").factory
+        return lambda mol: Gen.Gen2DFingerprint(mol, factory)
     return gens[kind]().GetSparseCountFingerprint
 
 
@@ -69,6 +73,14 @@ def similarity(target: str, fp: str, modifier=_identity):
 
 def descriptor(fn, modifier=_identity):
     return lambda mol: modifier(fn(mol))
+
+
+def substructure(smarts: str, present: bool = True):
+    """1 when the molecule has (``present``) or lacks (``present=False``) the SMARTS, else 0."""
+    pattern = chem().MolFromSmarts(smarts)
+    if pattern is None:
+        raise ValueError(f"{smarts!r} is not a SMARTS pattern RDKit can read")
+    return lambda mol: float(mol.HasSubstructMatch(pattern) == present)
 
 
 def _count_atoms(element):
@@ -109,6 +121,10 @@ def _rings(m):
     return require("rdkit.Chem.rdMolDescriptors").CalcNumRings(m)
 
 
+def _bertz(m):
+    return require("rdkit.Chem.GraphDescriptors").BertzCT(m)
+
+
 def _cns_mpo(max_logp=5.0):
     hbd = require("rdkit.Chem.Descriptors").NumHDonors
     return arithmetic([descriptor(tpsa, min_gaussian(90, 30)),
@@ -136,6 +152,37 @@ def _sitagliptin():
     return geometric([similarity(SITAGLIPTIN, "ECFP4", gaussian(0, 0.1)),
                       descriptor(logp, gaussian(logp(mol), 0.2)),
                       descriptor(tpsa, gaussian(tpsa(mol), 5)), isomer("C16H15F6N5O")])
+
+
+# the kinase inhibitor of the two hop tasks, and the parts they keep or change
+HOP_START = "CCCOc1cc2ncnc(Nc3ccc4ncsc4c3)c2cc1S(=O)(=O)C(C)(C)C"
+HOP_SCAFFOLD = "[#7]-c1n[c;h1]nc2[c;h1]c(-[#8])[c;h0][c;h1]c12"
+
+
+def _valsartan_smarts():
+    """Valsartan's biphenyl-methyl-formamide SMARTS, with sitagliptin's logP, TPSA and Bertz
+    complexity."""
+    mol = chem().MolFromSmiles(SITAGLIPTIN)
+    return geometric([substructure("CN(C=O)Cc1ccc(c2ccccc2)cc1"),
+                      descriptor(logp, gaussian(logp(mol), 0.2)),
+                      descriptor(tpsa, gaussian(tpsa(mol), 5)),
+                      descriptor(_bertz, gaussian(_bertz(mol), 30))])
+
+
+def _deco_hop():
+    """Keep the quinazoline scaffold and the pharmacophore, lose both decorations."""
+    return arithmetic([similarity(HOP_START, "PHCO", clipped(0.85)),
+                       substructure("CS([#6])(=O)=O", present=False),
+                       substructure("[#7]-c1ccc2ncsc2c1", present=False),
+                       substructure(HOP_SCAFFOLD)])
+
+
+def _scaffold_hop():
+    """Keep the decorations and the pharmacophore, lose the scaffold."""
+    return arithmetic([similarity(HOP_START, "PHCO", clipped(0.75)),
+                       substructure("[#6]-[#6]-[#6]-[#8]-[#6]~[#6]~[#6]~[#6]~[#6]-[#7]"
+                                    "-c1ccc2ncsc2c1"),
+                       substructure(HOP_SCAFFOLD, present=False)])
 
 
 _TASKS = {
@@ -172,6 +219,9 @@ _TASKS = {
                                          descriptor(_rings, gaussian(3, 0.5))]),
     "sitagliptin_mpo": _sitagliptin,
     "zaleplon_mpo": lambda: geometric([similarity(ZALEPLON, "ECFP4"), isomer("C19H17N3O2")]),
+    "valsartan_smarts": _valsartan_smarts,
+    "deco_hop": _deco_hop,
+    "scaffold_hop": _scaffold_hop,
     "cns_mpo": _cns_mpo,
 }
 
