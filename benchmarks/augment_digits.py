@@ -7,8 +7,10 @@ test images as test set). An RBF SVM (scikit-learn defaults) trained on:
 - ``svm``: the k*10 real images; ``svm_shifts``: + their four +-1-pixel shifts;
 - ``svm_cvae`` / ``svm_shifts_cvae``: + ``per_class`` decoder-mean images per class of a
   conditional VAE fitted on the real images only (the first version of this benchmark);
-- ``svm_shifts_interp``: + ``ImageAugmenter()`` (the VAE fitted on the real and shifted images,
-  ``per_class`` latent interpolations between two labelled images of a class);
+- ``svm_shifts_morph<N>``: + ``ImageAugmenter("morph", per_class=N)`` (``--morph-per-class``,
+  default 100 and 400): N morphs per class between two labelled images of the class, no network;
+- ``svm_shifts_interp``: + ``ImageAugmenter("interpolate")`` (the VAE fitted on the real and
+  shifted images, ``per_class`` latent interpolations between two labelled images of a class);
 - ``svm_shifts_sample``: the same VAE, decoder means at z ~ N(0, I) instead;
 - ``svm_shifts_pixmix``: the control without a model: a * x_i + (1 - a) * x_j of two labelled
   images of a class, a ~ U(0, 1), as many.
@@ -101,6 +103,9 @@ def main(argv=None):
     ap.add_argument("--ks", nargs="+", type=int, default=[5, 10, 20])
     ap.add_argument("--per-class", type=int, default=50, help="first version's cVAE images")
     ap.add_argument("--interp-per-class", type=int, default=100)
+    ap.add_argument("--morph-per-class", nargs="*", type=int, default=[100, 400])
+    ap.add_argument("--skip-vae", action="store_true", help="skip the VAE columns (interp, "
+                    "sample, filters)")
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--skip-old", action="store_true", help="skip the svm_*cvae columns")
@@ -133,8 +138,22 @@ def main(argv=None):
                 rec["vae_cpu_seconds"] = round(time.process_time() - t0, 1)
                 rec["svm_cvae"] = svm_accuracy(np.r_[Xs, Xg], np.r_[ys, yg], Xt, yt)
                 rec["svm_shifts_cvae"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg], Xt, yt)
+            for n in args.morph_per_class:
+                t0, w0 = time.process_time(), time.perf_counter()
+                morph = ImageAugmenter("morph", per_class=n, image_shape=shape, seed=seed)
+                Xa, ya, _ = morph.fit(Xs, ys).augment(Xs, ys)
+                rec[f"morph{n}_cpu_seconds"] = round(time.process_time() - t0, 1)
+                rec[f"morph{n}_wall_seconds"] = round(time.perf_counter() - w0, 1)
+                rec[f"svm_shifts_morph{n}"] = svm_accuracy(Xa, ya, Xt, yt)
+            Xm, ym = pixel_mix(Xs, ys, args.interp_per_class, np.random.default_rng(seed))
+            rec["svm_shifts_pixmix"] = svm_accuracy(np.r_[Xsh, Xm], np.r_[ysh, ym], Xt, yt)
+            if args.skip_vae:
+                rows.append(rec)
+                print(json.dumps(rec), flush=True)
+                summary = write(out, rows, args)
+                continue
             t0, w0 = time.process_time(), time.perf_counter()
-            aug = ImageAugmenter(per_class=args.interp_per_class, epochs=args.epochs,
+            aug = ImageAugmenter("interpolate", per_class=args.interp_per_class, epochs=args.epochs,
                                  hidden=(args.hidden,), image_shape=shape, seed=seed).fit(Xs, ys)
             Xa, ya, _ = aug.augment(Xs, ys)
             rec["augmenter_cpu_seconds"] = round(time.process_time() - t0, 1)
@@ -145,22 +164,26 @@ def main(argv=None):
             aug.method = "sample"
             Xg, yg = aug.generate()
             rec["svm_shifts_sample"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg], Xt, yt)
-            Xm, ym = pixel_mix(Xs, ys, args.interp_per_class, np.random.default_rng(seed))
-            rec["svm_shifts_pixmix"] = svm_accuracy(np.r_[Xsh, Xm], np.r_[ysh, ym], Xt, yt)
             rows.append(rec)
             print(json.dumps(rec), flush=True)
-            summary = {}
-            for kk in sorted({r["k"] for r in rows}):
-                sel = [r for r in rows if r["k"] == kk]
-                summary[kk] = {m: float(np.mean([r[m] for r in sel])) for m in sel[0]
-                               if m.startswith("svm")}
-                summary[kk]["seeds"] = len(sel)
-            out.write_text(json.dumps({"data": args.data, "runs": rows, "mean": summary,
-                                       "per_class": args.per_class,
-                                       "interp_per_class": args.interp_per_class,
-                                       "epochs": args.epochs, "hidden": args.hidden},
-                                      indent=1) + "\n")
+            summary = write(out, rows, args)
     print(json.dumps(summary, indent=1))
+
+
+def write(out, rows, args):
+    """Write every run so far and the per-k means; return the means."""
+    summary = {}
+    for kk in sorted({r["k"] for r in rows}):
+        sel = [r for r in rows if r["k"] == kk]
+        summary[kk] = {m: float(np.mean([r[m] for r in sel])) for m in sel[0]
+                       if m.startswith("svm")}
+        summary[kk]["seeds"] = len(sel)
+    out.write_text(json.dumps({"data": args.data, "runs": rows, "mean": summary,
+                               "per_class": args.per_class,
+                               "interp_per_class": args.interp_per_class,
+                               "morph_per_class": args.morph_per_class,
+                               "epochs": args.epochs, "hidden": args.hidden}, indent=1) + "\n")
+    return summary
 
 
 if __name__ == "__main__":

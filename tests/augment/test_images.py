@@ -1,8 +1,15 @@
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_digits
 
-from genlearn.augment import ImageAugmenter, pixel_shifts, same_class_interpolations
+from genlearn.augment import (
+    ImageAugmenter,
+    deform,
+    pixel_shifts,
+    same_class_interpolations,
+    same_class_morphs,
+)
 
 
 def tiny_digits(per=6, classes=(0, 1, 2)):
@@ -22,7 +29,7 @@ def test_pixel_shifts_by_hand():
 
 def test_interpolation_end_points_are_reconstructions_of_same_class_images():
     X, y = tiny_digits()
-    aug = ImageAugmenter(per_class=4, epochs=3, seed=0).fit(X, y)
+    aug = ImageAugmenter("interpolate", per_class=4, epochs=3, seed=0).fit(X, y)
     vae = aug.vae_
     recon = vae.decode(vae.encode(X, y), y).reshape(len(X), -1)
     imgs, labels = same_class_interpolations(vae, X, y, 5, np.random.default_rng(0), 1.0, 1.0)
@@ -43,6 +50,9 @@ def test_augment_shapes_flags_range_and_seed():
     np.testing.assert_array_equal(np.bincount(ya[synth]), [7, 7, 7])
     again = ImageAugmenter(per_class=7, epochs=2, seed=1).fit(X, y).augment(X, y)[0]
     np.testing.assert_array_equal(Xa, again)
+    interp = ImageAugmenter("interpolate", per_class=2, epochs=2, seed=1).fit(X, y)
+    Xi, yi, flags = interp.augment(X, y)
+    assert Xi.shape == (len(X) * 5 + 6, 64) and flags.sum() == 6
     sampled = ImageAugmenter("sample", per_class=3, epochs=2, shifts=False).fit(X, y)
     Xs, ys, flags = sampled.augment(X, y)
     assert Xs.shape == (len(X) + 9, 64) and flags.sum() == 9
@@ -60,5 +70,47 @@ def test_errors():
         ImageAugmenter(epochs=1).fit(X, np.zeros(len(X), int))
     with pytest.raises(ValueError, match="not 7x7"):
         ImageAugmenter(epochs=1, image_shape=(7, 7)).fit(X, y)
+    with pytest.raises(ValueError, match="grid must be"):
+        ImageAugmenter(grid=1)
+    with pytest.raises(ValueError, match="upsample must be"):
+        ImageAugmenter(upsample=0)
+    with pytest.raises(ValueError, match="penalty must be"):
+        ImageAugmenter(penalty=-1.0)
     with pytest.raises(ValueError, match="not fitted yet"):
         ImageAugmenter().generate()
+
+
+def test_morphs_are_the_registered_morphs_of_same_class_pairs():
+    X, y = tiny_digits(per=4)
+    flows = {}
+    imgs, labels = same_class_morphs(X, y, (8, 8), 5, np.random.default_rng(3), upsample=1,
+                                     steps=40, flows=flows)
+    np.testing.assert_array_equal(labels, np.repeat([0, 1, 2], 5))
+    assert imgs.shape == (15, 64) and imgs.min() >= 0 and imgs.max() <= 1
+    # redo the same draws by hand: pairs of different images of one class, t ~ U(0, 1)
+    from genlearn.augment import same_class_pairs
+
+    i, j, t, _ = same_class_pairs(y, 5, np.random.default_rng(3))
+    assert (y[i] == labels).all() and (y[j] == labels).all() and (i != j).all()
+    for row in range(15):
+        a, b = (torch.tensor(X[k].reshape(1, 8, 8), dtype=torch.float32) for k in (i[row], j[row]))
+        expect = deform.morph(a, b, flows[(i[row], j[row])][None], flows[(j[row], i[row])][None],
+                              torch.tensor([t[row]]))
+        np.testing.assert_allclose(imgs[row], expect.clamp(0, 1).reshape(64).numpy(), atol=1e-6)
+    n_flows = len(flows)  # the same draws again: every flow comes from the cache
+    again, _ = same_class_morphs(X, y, (8, 8), 5, np.random.default_rng(3), upsample=1,
+                                 steps=40, flows=flows)
+    assert len(flows) == n_flows
+    np.testing.assert_array_equal(imgs, again)
+
+
+def test_morph_is_the_default_and_fits_no_network():
+    X, y = tiny_digits()
+    aug = ImageAugmenter(per_class=3, seed=2).fit(X, y)
+    assert aug.method == "morph" and not hasattr(aug, "vae_")
+    Xa, ya, synth = aug.augment(X, y)
+    assert Xa.shape == (len(X) * 5 + 9, 64) and synth.sum() == 9
+    again = ImageAugmenter(per_class=3, seed=2).fit(X, y).augment(X, y)[0]
+    np.testing.assert_array_equal(Xa, again)
+    other = ImageAugmenter(per_class=3, seed=3).fit(X, y).augment(X, y)[0]
+    assert not np.array_equal(Xa, other)

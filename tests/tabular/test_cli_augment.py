@@ -82,3 +82,18 @@ def test_augment_images(tmp_path, capsys):
     np.savez(src, X=d.data[:5] / 16.0, y=np.zeros(5, int))
     assert main(["augment", "images", str(src), "-o", str(tmp_path / "y.npz")]) == 1
     assert "1 class(es)" in capsys.readouterr().err
+
+
+def test_augment_images_vae_interpolations(tmp_path):
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    idx = np.concatenate([np.flatnonzero(d.target == c)[:5] for c in (3, 4)])
+    src, out = tmp_path / "d.npz", tmp_path / "aug.npz"
+    np.savez(src, X=d.data[idx] / 16.0, y=d.target[idx])
+    assert main(["augment", "images", str(src), "--per-class", "2", "--epochs", "2",
+                 "--method", "interpolate", "-o", str(out)]) == 0
+    with np.load(out) as a:  # 10 real, 40 shifted, 2 x 2 decoded interpolations
+        assert a["X"].shape == (54, 64) and a["synthetic"].sum() == 4
+        assert np.array_equal(a["y"][50:], [3, 3, 4, 4])

@@ -1,5 +1,13 @@
 """Data augmentation for small labelled image sets (tables: :mod:`genlearn.tabular`)."""
 
-from .images import ImageAugmenter, pixel_shifts, same_class_interpolations
+from . import deform
+from .images import (
+                     ImageAugmenter,
+                     pixel_shifts,
+                     same_class_interpolations,
+                     same_class_morphs,
+                     same_class_pairs,
+)
 
-__all__ = ["ImageAugmenter", "pixel_shifts", "same_class_interpolations"]
+__all__ = ["ImageAugmenter", "deform", "pixel_shifts", "same_class_interpolations",
+           "same_class_morphs", "same_class_pairs"]

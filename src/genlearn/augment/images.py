@@ -3,28 +3,35 @@
     aug = ImageAugmenter(per_class=100, seed=0).fit(X, y)   # X: (n, H*W) or (n, H, W) in [0, 1]
     X_aug, y_aug = aug.augment(X, y)    # the real images, their +-1-pixel shifts, generated ones
 
-A conditional ``gl.VAE`` (Bernoulli likelihood on grey levels) learns p(x | z, class) from the
-labelled images and, with ``shifts=True``, their four one-pixel shifts. New images of class c
-are then made in one of two ways (``method``):
+New images of class c are made in one of three ways (``method``, a strategy class each):
 
-- ``"interpolate"`` (default): pick two labelled images i != j of class c, encode them to their
-  posterior means z_i, z_j, draw a ~ U(0, 1) and decode a z_i + (1 - a) z_j with label c (the
-  decoder's mean image). The new image lies on the model's manifold between two real ones.
-- ``"sample"``: decode z ~ N(0, I) with label c (the decoder's mean image).
+- ``"morph"`` (default; :class:`Morph`): a deformable-template model of each class. For two
+  labelled images i != j of class c, :func:`genlearn.augment.deform.register` fits the smooth
+  displacement fields (a coarse lattice of control points) that carry i onto j and j onto i;
+  a new image is the morph a fraction t ~ U(0, 1) of the way between them (both images
+  deformed to the in-between shape, their grey levels blended). The new image has the
+  in-between *shape* of two real digits, where a pixel average of the two shows both strokes.
+- ``"interpolate"`` (:class:`LatentInterpolation`): a conditional ``gl.VAE`` (Bernoulli
+  likelihood on grey levels) learns p(x | z, class) from the labelled images and, with
+  ``shifts=True``, their four one-pixel shifts; pick two labelled images i != j of class c,
+  encode them to their posterior means z_i, z_j, draw a ~ U(0, 1) and decode
+  a z_i + (1 - a) z_j with label c (the decoder's mean image).
+- ``"sample"`` (:class:`PriorDraws`): the same VAE, decoding z ~ N(0, I) with label c.
 
-Measured on scikit-learn's digits (benchmarks/augment_digits.py, benchmarks/README.md): with
-5 labelled images per class, interpolations added to the shifted set lift an RBF SVM by about
-one point over shifts alone; prior samples do not, and pixel-space averages of two same-class
-images (no model) do about as well as the interpolations, so the gain is that of in-between
-images more than of the generative model itself. Read the README before relying on it.
+Measured on scikit-learn's digits (benchmarks/augment_digits.py, benchmarks/README.md), RBF
+SVM, 5 seeds: morphs added to the shifted set lift it most; VAE interpolations about as much as
+pixel averages of two same-class images (no model); prior draws do not help. Read the README
+before relying on it.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from . import deform
 
 SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))  # (rows, columns): down, up, right, left
-METHODS = ("interpolate", "sample")
 
 
 def pixel_shifts(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
@@ -41,12 +48,11 @@ def pixel_shifts(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
     return np.concatenate(out)
 
 
-def same_class_interpolations(vae, X: np.ndarray, y: np.ndarray, per_class: int,
-                              rng: np.random.Generator, low: float = 0.0,
-                              high: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """``per_class`` decoded latent interpolations per class of ``y`` (rows of ``X``; a class
-    with one image gives that image's reconstruction): ``(images (m, D), labels (m,))``."""
-    Z = vae.encode(X, y)                                                  # (n, L) means
+def same_class_pairs(y: np.ndarray, per_class: int, rng: np.random.Generator,
+                     low: float = 0.0, high: float = 1.0):
+    """``per_class`` pairs of row indices of ``y`` per class, two different rows of the class
+    (the same row twice only for a class with one row), and a weight a ~ U(low, high) each:
+    ``(i, j, a, labels)``, classes in sorted order."""
     classes = np.unique(y)
     first, second, weight = [], [], []
     for c in classes:
@@ -58,35 +64,117 @@ def same_class_interpolations(vae, X: np.ndarray, y: np.ndarray, per_class: int,
             j[same] = rng.choice(rows, int(same.sum()))
         first.append(i), second.append(j)
         weight.append(low + (high - low) * rng.random(per_class))
-    i, j, a = np.concatenate(first), np.concatenate(second), np.concatenate(weight)[:, None]
-    labels = np.repeat(classes, per_class)
+    return (np.concatenate(first), np.concatenate(second), np.concatenate(weight),
+            np.repeat(classes, per_class))
+
+
+def same_class_interpolations(vae, X: np.ndarray, y: np.ndarray, per_class: int,
+                              rng: np.random.Generator, low: float = 0.0,
+                              high: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` decoded latent interpolations per class of ``y`` (rows of ``X``; a class
+    with one image gives that image's reconstruction): ``(images (m, D), labels (m,))``."""
+    Z = vae.encode(X, y)                                                  # (n, L) means
+    i, j, a, labels = same_class_pairs(y, per_class, rng, low, high)
+    a = a[:, None]
     images = vae.decode(a * Z[i] + (1.0 - a) * Z[j], labels)
     return images.reshape(len(labels), -1), labels
 
 
+def same_class_morphs(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int],
+                      per_class: int, rng: np.random.Generator, *, grid: int = 4,
+                      penalty: float = 0.02, steps: int = 200, upsample: int = 2,
+                      flows: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` morphs per class of ``y`` between two of its images (rows of ``X``), each
+    a fraction t ~ U(0, 1) of the way: ``(images (m, H*W) in [0, 1], labels (m,))``. Only the
+    pairs drawn are registered, both ways; ``flows`` (a dict keyed by (i, j)) caches them
+    across calls."""
+    flows = {} if flows is None else flows
+    i, j, t, labels = same_class_pairs(y, per_class, rng)
+    imgs = torch.as_tensor(np.asarray(X, dtype=np.float32).reshape(-1, *image_shape))
+    pairs = list(zip(i.tolist(), j.tolist(), strict=True))
+    todo = sorted({p for a, b in pairs for p in ((a, b), (b, a))} - flows.keys())
+    if todo:
+        src, dst = np.array(todo).T
+        new = deform.register(imgs[src], imgs[dst], grid=grid, penalty=penalty, steps=steps,
+                              upsample=upsample)
+        flows.update(zip(todo, new, strict=True))
+    flow_ij = torch.stack([flows[(a, b)] for a, b in pairs])
+    flow_ji = torch.stack([flows[(b, a)] for a, b in pairs])
+    out = deform.morph(imgs[i], imgs[j], flow_ij, flow_ji, torch.as_tensor(t), upsample)
+    return out.reshape(len(labels), -1).clamp(0.0, 1.0).double().numpy(), labels
+
+
+class Morph:
+    """Morphs between two labelled images of a class (no network; see the module docstring)."""
+
+    name, uses_vae = "morph", False
+
+    def generate(self, aug, k: int, seed: int):
+        return same_class_morphs(aug.X_, aug.y_, aug.image_shape_, k,
+                                 np.random.default_rng(seed), grid=aug.grid,
+                                 penalty=aug.penalty, upsample=aug.upsample,
+                                 flows=aug.flows_)
+
+
+class LatentInterpolation:
+    """Decoded interpolations between the VAE codes of two labelled images of a class."""
+
+    name, uses_vae = "interpolate", True
+
+    def generate(self, aug, k: int, seed: int):
+        return same_class_interpolations(aug.vae_, aug.X_, aug.y_, k,
+                                         np.random.default_rng(seed))
+
+
+class PriorDraws:
+    """Decoder means at z ~ N(0, I) of the conditional VAE."""
+
+    name, uses_vae = "sample", True
+
+    def generate(self, aug, k: int, seed: int):
+        labels = np.repeat(np.unique(aug.y_), k)
+        images = aug.vae_.sample(len(labels), y=labels, seed=seed, mean=True)
+        return images.reshape(len(labels), -1), labels
+
+
+METHODS = {m.name: m for m in (Morph, LatentInterpolation, PriorDraws)}
+
+
 class ImageAugmenter:
-    """Generated images per class from a conditional VAE fitted on a few labelled images.
+    """Generated images per class from a few labelled images.
 
     Parameters
     ----------
-    method : {"interpolate", "sample"}; see the module docstring.
+    method : {"morph", "interpolate", "sample"}; see the module docstring.
     per_class : int, generated images per class.
-    shifts : bool, fit the VAE on the images and their one-pixel shifts, and let ``augment``
-        add the shifts too.
-    latent_dim, hidden, epochs, batch_size : the VAE (defaults: 8, (128,), 300, 32).
+    shifts : bool, let ``augment`` add the images' four one-pixel shifts (and, for the VAE
+        methods, fit the VAE on them too).
+    grid, penalty, upsample : the morphs' deformations: control points a side, the weight of
+        the mean squared displacement against the mean squared pixel difference, and the
+        finer grid the images are warped on (see :func:`genlearn.augment.deform.warp`).
+    latent_dim, hidden, epochs, batch_size : the VAE of "interpolate" and "sample" (defaults:
+        8, (128,), 300, 32).
     image_shape : (H, W) or None (a square image inferred from the feature count).
     seed : int; threads : torch threads while fitting (default 1).
     """
 
-    def __init__(self, method: str = "interpolate", per_class: int = 100, *, shifts: bool = True,
-                 latent_dim: int = 8, hidden: tuple[int, ...] = (128,), epochs: int = 300,
-                 batch_size: int = 32, image_shape: tuple[int, int] | None = None, seed: int = 0,
+    def __init__(self, method: str = "morph", per_class: int = 100, *, shifts: bool = True,
+                 grid: int = 4, penalty: float = 0.02, upsample: int = 2, latent_dim: int = 8,
+                 hidden: tuple[int, ...] = (128,), epochs: int = 300, batch_size: int = 32,
+                 image_shape: tuple[int, int] | None = None, seed: int = 0,
                  threads: int | None = 1):
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
         if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 0:
             raise ValueError(f"per_class must be an integer >= 0; got {per_class!r}")
+        if isinstance(grid, bool) or not isinstance(grid, int) or grid < 2:
+            raise ValueError(f"grid must be an integer >= 2; got {grid!r}")
+        if not np.isfinite(penalty) or penalty < 0:
+            raise ValueError(f"penalty must be a finite number >= 0; got {penalty!r}")
         self.method, self.per_class, self.shifts = method, per_class, shifts
+        if isinstance(upsample, bool) or not isinstance(upsample, int) or upsample < 1:
+            raise ValueError(f"upsample must be an integer >= 1; got {upsample!r}")
+        self.grid, self.penalty, self.upsample = grid, penalty, upsample
         self.latent_dim, self.hidden, self.epochs = latent_dim, hidden, epochs
         self.batch_size, self.image_shape, self.seed, self.threads = (batch_size, image_shape,
                                                                       seed, threads)
@@ -116,34 +204,41 @@ class ImageAugmenter:
         return X, y, shape
 
     def fit(self, X, y) -> ImageAugmenter:
-        import genlearn as gl
-
+        """Keep the labelled images; for the VAE methods, fit the conditional VAE."""
         X, y, shape = self._check(X, y)
         self.image_shape_ = shape
-        Xf, yf = X, y
+        self.X_, self.y_, self.flows_ = X, y, {}
+        if METHODS[self.method].uses_vae:
+            self._fit_vae()
+        return self
+
+    def _fit_vae(self) -> None:
+        import genlearn as gl
+
+        Xf, yf = self.X_, self.y_
         if self.shifts:
-            Xf, yf = np.concatenate([X, pixel_shifts(X, shape)]), np.tile(y, 1 + len(SHIFTS))
+            Xf = np.concatenate([Xf, pixel_shifts(Xf, self.image_shape_)])
+            yf = np.tile(yf, 1 + len(SHIFTS))
         self.vae_ = gl.VAE(latent_dim=self.latent_dim, hidden=tuple(self.hidden),
                            likelihood="bernoulli", epochs=self.epochs,
-                           batch_size=self.batch_size, image_shape=shape, seed=self.seed,
-                           threads=self.threads, verbose=False, device="cpu").fit(Xf, yf)
-        self.X_, self.y_ = X, y
-        return self
+                           batch_size=self.batch_size, image_shape=self.image_shape_,
+                           seed=self.seed, threads=self.threads, verbose=False,
+                           device="cpu").fit(Xf, yf)
 
     def generate(self, per_class: int | None = None, *, seed: int | None = None):
         """``(images (m, H*W), labels (m,))``: ``per_class`` new images of each class."""
-        if not hasattr(self, "vae_"):
+        if not hasattr(self, "X_"):
             raise ValueError("this ImageAugmenter is not fitted yet; call fit(X, y) first")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
         k = self.per_class if per_class is None else per_class
         seed = self.seed if seed is None else seed
         if k == 0:
             return np.zeros((0, self.X_.shape[1])), self.y_[:0]
-        if self.method == "interpolate":
-            return same_class_interpolations(self.vae_, self.X_, self.y_, k,
-                                             np.random.default_rng(seed))
-        labels = np.repeat(np.unique(self.y_), k)
-        images = self.vae_.sample(len(labels), y=labels, seed=seed, mean=True)
-        return images.reshape(len(labels), -1), labels
+        strategy = METHODS[self.method]()
+        if strategy.uses_vae and not hasattr(self, "vae_"):
+            self._fit_vae()  # the method was switched after fit
+        return strategy.generate(self, k, seed)
 
     def augment(self, X, y, *, seed: int | None = None):
         """``X`` and ``y`` (as given to ``fit``), their shifts when ``shifts``, and the

@@ -13,10 +13,12 @@ stratified split of the real table (whose rows the synthesizer may have seen: th
 The third reads labelled images (an ``.npz`` with arrays ``X``, values in [0, 1], and integer
 ``y``) and writes the real images, their ±1-pixel shifts (``--no-shifts``: none) and
 ``--per-class`` generated ones per class, with ``synthetic`` (generated) and ``shifted`` flags
-per row: :class:`genlearn.augment.ImageAugmenter` (a conditional VAE on the real and shifted
-images; ``--method interpolate``, the default, decodes latent interpolations between two
-labelled images of a class, ``--method sample`` prior draws); ``--model gan`` samples a
-conditional ``gl.GAN`` instead. Measured on digits (benchmarks/README.md) before relying on it.
+per row: :class:`genlearn.augment.ImageAugmenter` (``--method morph``, the default: morphs
+between two labelled images of a class along the smooth deformations that carry one onto the
+other; ``--method interpolate``: a conditional VAE on the real and shifted images decodes
+latent interpolations between two labelled images of a class; ``--method sample``: its prior
+draws); ``--model gan`` samples a conditional ``gl.GAN`` instead. Measured on digits
+(benchmarks/README.md) before relying on it.
 """
 
 from __future__ import annotations
@@ -42,11 +44,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--model", choices=MODELS, default=None,
                    help="tables: cart (default: best measured TSTR, seconds to fit), vae, gan, "
-                        "copula; images: vae (default) or gan")
+                        "copula; images: vae (default: --method) or gan")
     p.add_argument("--per-class", type=int, default=100, help="images: generated per class")
-    p.add_argument("--method", choices=("interpolate", "sample"), default="interpolate",
-                   help="images, vae: latent interpolations of two same-class images "
-                        "(default) or prior samples")
+    p.add_argument("--method", choices=("morph", "interpolate", "sample"), default="morph",
+                   help="images: morphs between two same-class images (default; no network), "
+                        "or a conditional VAE's latent interpolations or prior samples")
     p.add_argument("--no-shifts", action="store_true",
                    help="images: neither fit on nor add the ±1-pixel shifts")
     p.add_argument("--epochs", type=int, default=300)
@@ -206,7 +208,9 @@ def _images(args, path: str) -> int:
     classes = np.unique(y)
     if len(classes) < 2:
         raise ValueError(f"y has {len(classes)} class(es); conditional augmentation needs two")
-    say(f"fitting a conditional {model} on {len(X)} images of {len(classes)} classes")
+    what = "morphs between same-class images" if model == "vae" and args.method == "morph" \
+        else f"a conditional {model}"
+    say(f"{what}: {len(X)} images of {len(classes)} classes")
     if model == "vae":
         from ..augment import ImageAugmenter
 
