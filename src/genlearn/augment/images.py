@@ -19,9 +19,11 @@ New images of class c are made in one of three ways (``method``, a strategy clas
 - ``"sample"`` (:class:`PriorDraws`): the same VAE, decoding z ~ N(0, I) with label c.
 
 Measured on scikit-learn's digits (benchmarks/augment_digits.py, benchmarks/README.md), RBF
-SVM, 5 seeds: morphs added to the shifted set lift it most; VAE interpolations about as much as
-pixel averages of two same-class images (no model); prior draws do not help. Read the README
-before relying on it.
+SVM, 5 seeds, 100 new images per class added to the labelled images and their shifts: morphs
+give 0.908 / 0.945 / 0.970 with 5 / 10 / 20 labelled images per class (shifts alone 0.894 /
+0.936 / 0.961), VAE interpolations 0.905 / 0.942 / 0.964, prior draws nothing (0.890 / 0.940 /
+0.961). Pixel averages of two same-class images, no model at all, give 0.908 / 0.943 / 0.970:
+what helps is in-between images; morphing makes them in about a second, the VAE in 4-19 s.
 """
 
 from __future__ import annotations
