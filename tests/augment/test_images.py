@@ -76,6 +76,15 @@ def test_errors():
         ImageAugmenter(upsample=0)
     with pytest.raises(ValueError, match="penalty must be"):
         ImageAugmenter(penalty=-1.0)
+    with pytest.raises(ValueError, match="penalty must be"):
+        ImageAugmenter(penalty=True)
+    with pytest.raises(ValueError, match="penalty must be"):
+        ImageAugmenter(penalty="0.1")
+    assert ImageAugmenter(grid=np.int64(3), per_class=np.int64(2)).grid == 3
+    with pytest.raises(ValueError, match="not 4x16|image_shape is"):
+        ImageAugmenter(image_shape=(4, 16)).fit(X.reshape(-1, 8, 8), y)
+    with pytest.raises(ValueError, match="per_class must be"):
+        ImageAugmenter().fit(X, y).generate(per_class=-1)
     with pytest.raises(ValueError, match="not fitted yet"):
         ImageAugmenter().generate()
 
@@ -87,21 +96,34 @@ def test_morphs_are_the_registered_morphs_of_same_class_pairs():
                                      steps=40, flows=flows)
     np.testing.assert_array_equal(labels, np.repeat([0, 1, 2], 5))
     assert imgs.shape == (15, 64) and imgs.min() >= 0 and imgs.max() <= 1
-    # redo the same draws by hand: pairs of different images of one class, t ~ U(0, 1)
+    # redo the same draws by hand: pairs of different images of one class, t ~ U(0, 1), each
+    # flow registered on its own (a pair's flow does not depend on the batch it was fitted in)
     from genlearn.augment import same_class_pairs
 
     i, j, t, _ = same_class_pairs(y, 5, np.random.default_rng(3))
     assert (y[i] == labels).all() and (y[j] == labels).all() and (i != j).all()
+    tensor = torch.tensor(X.reshape(-1, 8, 8), dtype=torch.float32)
     for row in range(15):
-        a, b = (torch.tensor(X[k].reshape(1, 8, 8), dtype=torch.float32) for k in (i[row], j[row]))
-        expect = deform.morph(a, b, flows[(i[row], j[row])][None], flows[(j[row], i[row])][None],
-                              torch.tensor([t[row]]))
+        a, b = tensor[i[row]][None], tensor[j[row]][None]
+        f_ab = deform.register(a, b, steps=40)
+        f_ba = deform.register(b, a, steps=40)
+        torch.testing.assert_close(flows[(i[row], j[row], 4, 0.02, 40, 1)][None], f_ab)
+        expect = deform.morph(a, b, f_ab, f_ba, torch.tensor([t[row]]))
         np.testing.assert_allclose(imgs[row], expect.clamp(0, 1).reshape(64).numpy(), atol=1e-6)
     n_flows = len(flows)  # the same draws again: every flow comes from the cache
     again, _ = same_class_morphs(X, y, (8, 8), 5, np.random.default_rng(3), upsample=1,
                                  steps=40, flows=flows)
     assert len(flows) == n_flows
     np.testing.assert_array_equal(imgs, again)
+    # other settings are not served from the cache
+    other, _ = same_class_morphs(X, y, (8, 8), 5, np.random.default_rng(3), upsample=1,
+                                 steps=40, penalty=100.0, flows=flows)
+    fresh, _ = same_class_morphs(X, y, (8, 8), 5, np.random.default_rng(3), upsample=1,
+                                 steps=40, penalty=100.0)
+    np.testing.assert_array_equal(other, fresh)
+    assert len(flows) > n_flows
+    with pytest.raises(ValueError, match="H, W = "):
+        same_class_morphs(X, y, (4, 4), 5, np.random.default_rng(3))
 
 
 def test_morph_is_the_default_and_fits_no_network():
@@ -114,3 +136,16 @@ def test_morph_is_the_default_and_fits_no_network():
     np.testing.assert_array_equal(Xa, again)
     other = ImageAugmenter(per_class=3, seed=3).fit(X, y).augment(X, y)[0]
     assert not np.array_equal(Xa, other)
+
+
+def test_a_refit_drops_the_vae_of_the_first_images():
+    X, y = tiny_digits()
+    aug = ImageAugmenter("interpolate", per_class=2, epochs=2).fit(X, y)
+    first = aug.vae_
+    aug.method = "morph"
+    X2, y2 = tiny_digits(classes=(3, 4, 5))
+    aug.fit(X2, y2)
+    assert not hasattr(aug, "vae_")
+    aug.method = "interpolate"
+    imgs, labels = aug.generate()  # fits a new VAE on the images it was given
+    assert aug.vae_ is not first and set(labels) == {3, 4, 5}

@@ -51,7 +51,9 @@ def register(source: torch.Tensor, target: torch.Tensor, *, grid: int = 4,
 
     Minimises the mean squared pixel difference plus ``penalty`` times the mean squared
     displacement (small deformations are preferred; the coarse lattice keeps them smooth) with
-    Adam from the zero flow, all pairs at once. Deterministic on the CPU."""
+    Adam from the zero flow, all pairs at once; each pair's flow does not depend on the others.
+    Deterministic on the CPU. The displacement is in normalised units (one pixel is 2 / W), so
+    the same ``penalty`` weighs a one-pixel move less on a larger image."""
     if source.shape != target.shape or source.ndim != 3:
         raise ValueError(f"source and target must both be (n, H, W); got "
                          f"{tuple(source.shape)} and {tuple(target.shape)}")
@@ -74,7 +76,8 @@ def morph(a: torch.Tensor, b: torch.Tensor, flow_ab: torch.Tensor, flow_ba: torc
           t: torch.Tensor, upsample: int = 1) -> torch.Tensor:
     """The images a fraction ``t`` (n,) of the way from ``a`` to ``b`` (each (n, H, W)):
     ``a`` deformed ``t`` of the way toward ``b`` and ``b`` deformed ``1 - t`` of the way back,
-    blended with weights ``1 - t`` and ``t``. ``t = 0`` gives ``a``, ``t = 1`` gives ``b``."""
+    blended with weights ``1 - t`` and ``t``. With ``upsample=1``, ``t = 0`` gives ``a`` and
+    ``t = 1`` gives ``b``; with ``upsample > 1``, their slightly blurred versions."""
     t = t.to(a.dtype)
     w = t[:, None, None, None]
     forward = warp(a, w * flow_ab, upsample)

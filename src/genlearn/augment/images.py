@@ -28,12 +28,20 @@ what helps is in-between images; morphing makes them in about a second, the VAE 
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 
 from . import deform
 
 SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))  # (rows, columns): down, up, right, left
+
+
+def _integer(value, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    return int(value)
 
 
 def pixel_shifts(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
@@ -88,20 +96,27 @@ def same_class_morphs(X: np.ndarray, y: np.ndarray, image_shape: tuple[int, int]
                       flows: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``per_class`` morphs per class of ``y`` between two of its images (rows of ``X``), each
     a fraction t ~ U(0, 1) of the way: ``(images (m, H*W) in [0, 1], labels (m,))``. Only the
-    pairs drawn are registered, both ways; ``flows`` (a dict keyed by (i, j)) caches them
-    across calls."""
+    pairs drawn are registered, both ways. ``flows`` caches them across calls on the same
+    ``X``: keyed by (i, j, grid, penalty, steps, upsample), so other settings register anew.
+    A class with one image has no pair: its "morphs" are that image, warped by a zero flow
+    (with ``upsample > 1``, slightly blurred)."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != image_shape[0] * image_shape[1]:
+        raise ValueError(f"X must be (n, H*W) with H, W = {tuple(image_shape)}; got shape "
+                         f"{X.shape}")
     flows = {} if flows is None else flows
     i, j, t, labels = same_class_pairs(y, per_class, rng)
-    imgs = torch.as_tensor(np.asarray(X, dtype=np.float32).reshape(-1, *image_shape))
+    imgs = torch.as_tensor(X.reshape(-1, *image_shape))
+    setting = (grid, float(penalty), steps, upsample)
     pairs = list(zip(i.tolist(), j.tolist(), strict=True))
-    todo = sorted({p for a, b in pairs for p in ((a, b), (b, a))} - flows.keys())
+    todo = sorted({p + setting for a, b in pairs for p in ((a, b), (b, a))} - flows.keys())
     if todo:
-        src, dst = np.array(todo).T
+        src, dst = np.array([key[:2] for key in todo]).T
         new = deform.register(imgs[src], imgs[dst], grid=grid, penalty=penalty, steps=steps,
                               upsample=upsample)
         flows.update(zip(todo, new, strict=True))
-    flow_ij = torch.stack([flows[(a, b)] for a, b in pairs])
-    flow_ji = torch.stack([flows[(b, a)] for a, b in pairs])
+    flow_ij = torch.stack([flows[(a, b) + setting] for a, b in pairs])
+    flow_ji = torch.stack([flows[(b, a) + setting] for a, b in pairs])
     out = deform.morph(imgs[i], imgs[j], flow_ij, flow_ji, torch.as_tensor(t), upsample)
     return out.reshape(len(labels), -1).clamp(0.0, 1.0).double().numpy(), labels
 
@@ -157,7 +172,8 @@ class ImageAugmenter:
     latent_dim, hidden, epochs, batch_size : the VAE of "interpolate" and "sample" (defaults:
         8, (128,), 300, 32).
     image_shape : (H, W) or None (a square image inferred from the feature count).
-    seed : int; threads : torch threads while fitting (default 1).
+    seed : int; threads : torch threads while fitting the VAE (default 1; the morphs run on
+        torch's current thread setting).
     """
 
     def __init__(self, method: str = "morph", per_class: int = 100, *, shifts: bool = True,
@@ -167,15 +183,13 @@ class ImageAugmenter:
                  threads: int | None = 1):
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-        if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 0:
-            raise ValueError(f"per_class must be an integer >= 0; got {per_class!r}")
-        if isinstance(grid, bool) or not isinstance(grid, int) or grid < 2:
-            raise ValueError(f"grid must be an integer >= 2; got {grid!r}")
-        if not np.isfinite(penalty) or penalty < 0:
+        per_class = _integer(per_class, "per_class", 0)
+        grid = _integer(grid, "grid", 2)
+        upsample = _integer(upsample, "upsample", 1)
+        if isinstance(penalty, bool) or not isinstance(penalty, numbers.Real) \
+                or not np.isfinite(penalty) or penalty < 0:
             raise ValueError(f"penalty must be a finite number >= 0; got {penalty!r}")
         self.method, self.per_class, self.shifts = method, per_class, shifts
-        if isinstance(upsample, bool) or not isinstance(upsample, int) or upsample < 1:
-            raise ValueError(f"upsample must be an integer >= 1; got {upsample!r}")
         self.grid, self.penalty, self.upsample = grid, penalty, upsample
         self.latent_dim, self.hidden, self.epochs = latent_dim, hidden, epochs
         self.batch_size, self.image_shape, self.seed, self.threads = (batch_size, image_shape,
@@ -186,6 +200,9 @@ class ImageAugmenter:
         y = np.asarray(y)
         if X.ndim == 3:
             shape = X.shape[1:]
+            if self.image_shape and tuple(self.image_shape) != shape:
+                raise ValueError(f"X holds {shape[0]}x{shape[1]} images but image_shape is "
+                                 f"{tuple(self.image_shape)}")
             X = X.reshape(len(X), -1)
         elif X.ndim == 2:
             side = int(round(np.sqrt(X.shape[1])))
@@ -210,6 +227,7 @@ class ImageAugmenter:
         X, y, shape = self._check(X, y)
         self.image_shape_ = shape
         self.X_, self.y_, self.flows_ = X, y, {}
+        self.__dict__.pop("vae_", None)  # a refit never keeps the VAE of other images
         if METHODS[self.method].uses_vae:
             self._fit_vae()
         return self
@@ -233,7 +251,7 @@ class ImageAugmenter:
             raise ValueError("this ImageAugmenter is not fitted yet; call fit(X, y) first")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
-        k = self.per_class if per_class is None else per_class
+        k = self.per_class if per_class is None else _integer(per_class, "per_class", 0)
         seed = self.seed if seed is None else seed
         if k == 0:
             return np.zeros((0, self.X_.shape[1])), self.y_[:0]

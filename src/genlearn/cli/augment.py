@@ -51,7 +51,8 @@ def add_parser(subparsers) -> None:
                         "or a conditional VAE's latent interpolations or prior samples")
     p.add_argument("--no-shifts", action="store_true",
                    help="images: neither fit on nor add the ±1-pixel shifts")
-    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--epochs", type=int, default=300, help="training epochs of a VAE or GAN "
+                   "(tables; images with --method interpolate|sample or --model gan)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--balance", action="store_true",
                    help="the same number of rows for every class of --target")

@@ -5,9 +5,10 @@ so an optimiser's oracle budget is measured, not assumed. The GuacaMol tasks (Br
 2019, "GuacaMol: benchmarking models for de novo molecular design", suite v2) are rebuilt here
 from their definitions with RDKit only: Tanimoto similarity of count fingerprints (ECFP4/6 =
 Morgan radius 2/3, FCFP4 = Morgan radius 2 on feature invariants, AP = atom pairs up to
-distance 10) against a target, passed through a score modifier (Gaussian, half-Gaussian,
-clipped ramp); descriptors (logP, TPSA, rotatable bonds, aromatic rings, weight, atom counts)
-the same way; an isomer score that matches a molecular formula; the parts combined by a
+distance 10; PHCO = Gobbi's 2-D pharmacophore bits) against a target, passed through a score
+modifier (Gaussian, half-Gaussian, clipped ramp); descriptors (logP, TPSA, rotatable bonds,
+aromatic rings, weight, atom counts, Bertz complexity) the same way; a SMARTS that must be
+present or absent; an isomer score that matches a molecular formula; the parts combined by a
 geometric or arithmetic mean. A task's benchmark score is the mean of its top-1, top-10 and
 top-100 averages (top-1 only for rediscovery): :func:`guacamol_score`.
 """
@@ -63,7 +64,8 @@ def _fingerprinter(kind: str):
 
 
 def similarity(target: str, fp: str, modifier=_identity):
-    """Tanimoto similarity of count fingerprints ``fp`` to the molecule ``target``."""
+    """Tanimoto similarity of fingerprints ``fp`` to the molecule ``target`` (counts; bits for
+    PHCO)."""
     Chem = chem()
     DataStructs = require("rdkit.DataStructs")
     make = _fingerprinter(fp)
