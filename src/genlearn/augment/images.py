@@ -28,20 +28,13 @@ what helps is in-between images; morphing makes them in about a second, the VAE 
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 
+from .._utils import check_float, check_int
 from . import deform
 
 SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))  # (rows, columns): down, up, right, left
-
-
-def _integer(value, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    return int(value)
 
 
 def pixel_shifts(X: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
@@ -183,12 +176,10 @@ class ImageAugmenter:
                  threads: int | None = 1):
         if method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-        per_class = _integer(per_class, "per_class", 0)
-        grid = _integer(grid, "grid", 2)
-        upsample = _integer(upsample, "upsample", 1)
-        if isinstance(penalty, bool) or not isinstance(penalty, numbers.Real) \
-                or not np.isfinite(penalty) or penalty < 0:
-            raise ValueError(f"penalty must be a finite number >= 0; got {penalty!r}")
+        check_int(per_class, "per_class", low=0)
+        check_int(grid, "grid", low=2)
+        check_int(upsample, "upsample", low=1)
+        check_float(penalty, "penalty", low=0.0)
         self.method, self.per_class, self.shifts = method, per_class, shifts
         self.grid, self.penalty, self.upsample = grid, penalty, upsample
         self.latent_dim, self.hidden, self.epochs = latent_dim, hidden, epochs
@@ -251,7 +242,9 @@ class ImageAugmenter:
             raise ValueError("this ImageAugmenter is not fitted yet; call fit(X, y) first")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
-        k = self.per_class if per_class is None else _integer(per_class, "per_class", 0)
+        if per_class is not None:
+            check_int(per_class, "per_class", low=0)
+        k = self.per_class if per_class is None else per_class
         seed = self.seed if seed is None else seed
         if k == 0:
             return np.zeros((0, self.X_.shape[1])), self.y_[:0]
