@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/moses_train.py --model rnn --repr selfies --subset 250000 \
         --out runs/moses_rnn_selfies --param hidden=256 --param epochs=1
 
+Data-parallel on N processes (one torch thread each; rank 0 writes the run), for example both
+cores of a 2-core machine: ``torchrun --standalone --nproc-per-node 2
+benchmarks/moses_train.py ...`` (``batch_size`` is then the global batch, split over the ranks).
+
 Writes the checkpoint folder (``genlearn molecules sample/evaluate`` read it) and
 ``benchmarks/results/moses_train_<tag>.json`` with the data report, training time, threads and
 the machine's load before and after (``os.getloadavg``).
@@ -13,15 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 import genlearn.molecules as glm
+from genlearn import distributed
+from genlearn.models.hmm_em import ConvergenceWarning
 from genlearn.molecules.generator import MoleculeGenerator
+from genlearn.training.launch import process_group
 
 TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "moses_train.csv.gz"
 
@@ -64,6 +73,8 @@ def resume(args, load0) -> None:
         if len(toks) <= gen.max_length and all(x in gen.vocab_ for x in toks):
             seqs.append(gen.codec.encode(gen.vocab_, toks))
     print(f"{len(seqs)} training sequences re-encoded in {time.time() - t0:.0f} s", flush=True)
+    if not getattr(gen.model_, "epoch_trained", False):
+        return resume_em(args, gen, seqs, load0)
     rng = np.random.default_rng(args.seed + gen.model_.epochs_trained_)
     t1, chunks, step = time.time(), [], args.chunk or len(seqs)
     while not args.time_budget or time.time() - t1 < args.time_budget:
@@ -87,6 +98,35 @@ def resume(args, load0) -> None:
     res.write_text(json.dumps(rec, indent=2, default=str) + "\n")
 
 
+def resume_em(args, gen, seqs, load0) -> None:
+    """More Baum-Welch iterations for an HMM run: EM from its saved parameters
+    (``initialize=()``), ``--chunk`` iterations at a time (default 10), saving after each, until
+    ``--time-budget`` seconds (or one round without it)."""
+    model, step = gen.model_, args.chunk or 10
+    before = [h["log_likelihood"] for h in model.history_]
+    t1, c1, rounds = time.time(), time.process_time(), []
+    while True:
+        model.set_params(initialize=(), n_iter=step, tol=-math.inf)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # n_iter is the budget here
+            model.fit(seqs)
+        before += [h["log_likelihood"] for h in model.history_]
+        gen.save(args.out)
+        rounds.append({"iterations": len(before), "log_likelihood": before[-1],
+                       "wall_s": time.time() - t1, "cpu_s": time.process_time() - c1,
+                       "load": os.getloadavg()})
+        print(rounds[-1], flush=True)
+        if not args.time_budget or time.time() - t1 >= args.time_budget:
+            break
+    rec = {"resumed": args.out, "sequences": len(seqs), "iterations_per_round": step,
+           "fit_s": time.time() - t1, "fit_cpu_s": time.process_time() - c1,
+           "threads": args.threads, "load_before": load0, "load_after": os.getloadavg(),
+           "rounds": rounds, "log_likelihood": before}
+    res = Path(__file__).resolve().parent / "results" / \
+        f"moses_train_{Path(args.out).name}_resume.json"
+    res.write_text(json.dumps(rec, indent=2, default=str) + "\n")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="rnn")
@@ -103,7 +143,8 @@ def main(argv=None):
                     "saving the run after each, until the data or --time-budget run out")
     ap.add_argument("--time-budget", type=float, default=0, help="seconds of training")
     ap.add_argument("--resume", action="store_true", help="continue the run in --out: more "
-                    "epochs over its own training molecules (train.smi), chunk by chunk")
+                    "epochs over its own training molecules (train.smi), chunk by chunk; for "
+                    "an HMM, more EM iterations, --chunk (default 10) at a time")
     ap.add_argument("--bf16", action="store_true", help="train under CPU bfloat16 autocast")
     ap.add_argument("--cpu-budget", type=float, default=0, help="rnn/transformer, one fit: "
                     "max_time in CPU seconds of this process (clock='cpu'); the cosine "
@@ -131,6 +172,8 @@ def main(argv=None):
         params.update(max_time=args.cpu_budget, clock="cpu")
     if args.wall_budget:
         params.update(max_time=args.wall_budget, clock="wall")
+    if distributed.world_size() > 1 and (args.resume or args.chunk):
+        raise SystemExit("under torchrun: one fit over --subset (no --resume, no --chunk)")
     load0 = os.getloadavg()
     if args.resume:
         return resume(args, load0)
@@ -179,12 +222,14 @@ def main(argv=None):
 
         epoch_trained = getattr(_model_class(args.model), "epoch_trained", False)
         gen.fit(data, **({"callback": on_epoch} if epoch_trained else {}))
+        if distributed.rank() != 0:  # under torchrun: the same fit on every rank; rank 0 writes
+            return
         gen.save(args.out)
         chunks = epochs
     t_fit, c_fit = time.time() - t1, time.process_time() - c1 if not args.chunk else None
     rec = {"model": args.model, "repr": args.repr, "subset": args.subset, "params": params,
            "max_length": args.max_length, "standardize": args.standardize,
-           "threads": args.threads, "seed": args.seed,
+           "threads": args.threads, "processes": distributed.world_size(), "seed": args.seed,
            "data": gen.data_report_, "vocab_size": len(gen.vocab_), "prep_s": t_prep,
            "prep_cpu_s": c_prep, "fit_s": t_fit, "fit_cpu_s": c_fit, "bf16": args.bf16,
            "stop_reason": getattr(gen.model_, "stop_reason_", None),
@@ -203,4 +248,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    with process_group("cpu"):  # torchrun --nproc-per-node N: data-parallel (rnn/transformer)
+        main()
