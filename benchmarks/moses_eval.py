@@ -85,6 +85,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--temperature", type=float, default=1.0)
+    ap.add_argument("--top-p", type=float, default=None, help="nucleus sampling (rnn, "
+                    "transformer)")
     ap.add_argument("--copier", action="store_true")
     ap.add_argument("--precision", choices=("float32", "bf16"), default="float32",
                     help="sampling precision (bf16: the RNN's products in bfloat16)")
@@ -98,7 +100,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()
     rec = {"n": args.n, "ref_size": args.ref_size, "threads": args.threads,
-           "temperature": args.temperature, "load_before": load0}
+           "temperature": args.temperature, "top_p": args.top_p, "load_before": load0}
     if args.copier:
         draws = glm.read_smiles(DATA / "moses_train.csv.gz", subset_n=args.n, seed=args.seed + 1)
         train = None
@@ -107,7 +109,7 @@ def main(argv=None):
         gen = MoleculeGenerator.load(args.run)
         t = time.time()
         draws = gen.sample(args.n, seed=args.seed, temperature=args.temperature,
-                           precision=args.precision)
+                           top_p=args.top_p, precision=args.precision)
         dt = time.time() - t
         n_valid = sum(d is not None for d in draws)
         rec.update(run=args.run, model=gen.model, repr=gen.representation,

@@ -37,6 +37,10 @@ def test_train_sample_evaluate_optimize(molecules_csv, tmp_path, capsys):
     assert main(["molecules", "sample", str(run), "-n", "50", "-o", str(fast), "--precision",
                  "bf16", "--jobs", "2"]) == 0
     assert 0 < len(_rows(fast)) <= 50
+    greedy = tmp_path / "greedy.csv"  # nucleus sampling with p below every symbol: one draw
+    assert main(["molecules", "sample", str(run), "-n", "20", "-o", str(greedy), "--top-p",
+                 "1e-9"]) == 0
+    assert len({tuple(r) for r in _rows(greedy)}) <= 1
 
     metrics = tmp_path / "m.json"
     assert main(["molecules", "evaluate", str(run), "--test", str(molecules_csv), "-n", "60",

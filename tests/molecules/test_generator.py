@@ -35,6 +35,8 @@ def test_baselines_sample_selfies_that_are_all_valid_when_complete(model, params
             assert smi is not None and glm.canonical(smi) == smi
     assert sum(s is not None for s in smiles) > 10
     assert gen.sample(5, seed=3) == gen.sample(5, seed=3)
+    with pytest.raises(ValueError, match="top_p needs a neural model"):
+        gen.sample(5, top_p=0.9)
 
 
 def test_log_prob_matches_the_sequence_model_and_rejects_invalid():
@@ -69,6 +71,18 @@ def test_chemistry_in_worker_processes_gives_the_same_molecules(tiny_rnn):
     assert any(s is not None for s in one)
     with pytest.raises(ValueError, match="n_jobs"):
         tiny_rnn.sample(5, n_jobs=0)
+
+
+def test_nucleus_sampling_reaches_the_sampler_and_the_workers(tiny_rnn):
+    # top_p below every symbol's probability keeps only the likeliest: every draw is the same
+    greedy = tiny_rnn.sample_tokens(50, seed=6, top_p=1e-9)
+    assert len({str(t) for t in greedy}) == 1
+    assert len({str(t) for t in tiny_rnn.sample_tokens(50, seed=6)}) > 10
+    one = tiny_rnn.sample(400, seed=6, top_p=0.5, batch_size=200)
+    assert tiny_rnn.sample(400, seed=6, top_p=0.5, batch_size=200, n_jobs=2) == one
+    assert one != tiny_rnn.sample(400, seed=6, batch_size=200)
+    with pytest.raises(ValueError, match="top_p"):
+        tiny_rnn.sample(5, top_p=0.0)
 
 
 def test_worker_processes_refuse_a_model_off_the_cpu(tiny_rnn):

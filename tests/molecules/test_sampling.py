@@ -118,6 +118,41 @@ def test_bad_arguments_are_refused():
         draw_ids(model, 5, 5, precision="half")
     with pytest.raises(ValueError, match="temperature"):
         draw_ids(model, 5, 5, temperature=0)
+    for bad in (0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="top_p"):
+            draw_ids(model, 5, 5, top_p=bad)
     assert not supports(_fit("transformer"), 6)  # BOS + 6 symbols > block_size 6
     with pytest.raises(ValueError, match="window"):
         draw_ids(_fit("transformer"), 5, 6)
+
+
+@pytest.mark.parametrize("top_p", [0.6, 0.9])
+def test_nucleus_draws_follow_the_truncated_likelihood(top_p):
+    from genlearn.models.autoregressive import filter_logits
+
+    model = _fit("rnn", cell="lstm")
+    L, n = 3, 20000
+    draws = draw_ids(model, n, L, seed=1, top_p=top_p, batch_size=5000)
+
+    def step(prefix):  # the nucleus of p(. | prefix), renormalised, by the generic filter
+        lp = torch.as_tensor(model.next_log_proba(tuple(prefix)))[None]
+        return filter_logits(lp, 1.0, top_p=top_p)[0].exp().numpy()
+
+    expected, eos = {}, model._eos
+    for k in range(L):
+        for s in itertools.product(range(3), repeat=k):
+            p = np.prod([step(s[:i])[s[i]] for i in range(k)]) if k else 1.0
+            expected[s] = p * step(s)[eos]
+    counts = {s: 0 for s in expected}
+    unfinished = 0
+    for d in draws:
+        if len(d) < L:
+            counts[tuple(int(x) for x in d)] += 1
+        else:
+            unfinished += 1
+    dropped = [s for s, p in expected.items() if p == 0.0]
+    assert dropped, "top_p should cut some sequence here"
+    assert all(counts[s] == 0 for s in dropped)  # nothing outside the nucleus is ever drawn
+    exp = np.array([expected[s] for s in expected] + [1 - sum(expected.values())])
+    got = np.array([counts[s] for s in expected] + [unfinished]) / n
+    assert 0.5 * np.abs(got - exp).sum() < 0.02

@@ -54,6 +54,9 @@ def add_parser(subparsers) -> None:
     s.add_argument("-n", type=int, default=1000)
     s.add_argument("-o", "--out", required=True, help="CSV to write (column SMILES)")
     s.add_argument("--temperature", type=float, default=1.0)
+    s.add_argument("--top-p", type=float, default=None, help="nucleus sampling (rnn, "
+                   "transformer): at each step only the most likely symbols whose probability "
+                   "reaches P")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--precision", choices=("float32", "bf16"), default="float32",
                    help="bf16: the RNN/Transformer's products in bfloat16 (faster on CPUs with "
@@ -195,7 +198,7 @@ def cmd_sample(args) -> int:
 
     out = _refuse_existing(args.out, args.force)
     gen = MoleculeGenerator.load(args.run)
-    draws = gen.sample(args.n, seed=args.seed, temperature=args.temperature,
+    draws = gen.sample(args.n, seed=args.seed, temperature=args.temperature, top_p=args.top_p,
                        precision=args.precision, n_jobs=args.jobs)
     valid = [s for s in draws if s]
     _write_csv(out, ["SMILES"], [[s] for s in valid])

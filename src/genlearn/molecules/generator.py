@@ -50,9 +50,13 @@ class FixedLengthCodec:
     def encode(self, vocab, tokens):
         return vocab.encode(tokens)
 
-    def sample(self, model, n, max_length, *, seed, temperature, precision="float32"):
+    def sample(self, model, n, max_length, *, seed, temperature, top_p=None,
+               precision="float32"):
         if precision != "float32":
             raise ValueError(f"precision={precision!r} needs a neural model (rnn, transformer)")
+        if top_p is not None:
+            raise ValueError("top_p needs a neural model (rnn, transformer); an n-gram or HMM "
+                             "draws with temperature only")
         return model.sample(n, max_length + 1, seed=seed, temperature=temperature)
 
     def decode(self, vocab, ids, max_length):
@@ -65,16 +69,18 @@ class EndSymbolCodec:
     def encode(self, vocab, tokens):
         return vocab.encode(tokens)[:-1]
 
-    def sample(self, model, n, max_length, *, seed, temperature, precision="float32"):
+    def sample(self, model, n, max_length, *, seed, temperature, top_p=None,
+               precision="float32"):
         # one symbol more than allowed: a draw that uses it did not stop, so it is cut off;
         # the batched sampler drops finished rows (same distribution, less work)
         if supports(model, max_length + 1):
             return draw_ids(model, n, max_length + 1, seed=seed, temperature=temperature,
-                            batch_size=n, precision=precision)
+                            top_p=top_p, batch_size=n, precision=precision)
         if precision != "float32":
             raise ValueError(f"precision={precision!r} needs the batched sampler, which this "
                              "model's window does not allow")
-        return model.sample(n, max_length + 1, seed=seed, temperature=temperature)
+        return model.sample(n, max_length + 1, seed=seed, temperature=temperature,
+                            top_p=top_p)
 
     def decode(self, vocab, ids, max_length):
         ids = np.asarray(ids)
@@ -184,14 +190,15 @@ class MoleculeGenerator:
         return self
 
     # -- sampling ---------------------------------------------------------------------------
-    def sample_tokens(self, n, *, seed=None, temperature=1.0, batch_size=1000,
+    def sample_tokens(self, n, *, seed=None, temperature=1.0, top_p=None, batch_size=1000,
                       precision="float32"):
         """``n`` draws as token lists (``None`` for a draw that is not a complete molecule).
         ``precision="bf16"`` runs an RNN/Transformer's products in bfloat16 (faster on CPUs
-        with AMX; a slightly perturbed distribution, see :mod:`genlearn.molecules.sampling`)."""
-        check_float(temperature, "temperature", low=0.0, low_open=True)
+        with AMX; a slightly perturbed distribution, see :mod:`genlearn.molecules.sampling`).
+        ``temperature`` and ``top_p`` as in :meth:`sample`."""
+        _check_draw(temperature, top_p)
         return [t for m, s in self._batch_plan(n, seed, batch_size)
-                for t in self._draw_tokens(m, s, temperature, precision)]
+                for t in self._draw_tokens(m, s, temperature, top_p, precision)]
 
     def _batch_plan(self, n, seed, batch_size) -> list[tuple[int, int]]:
         """(size, seed) of each batch: the draws depend on these, not on who draws them."""
@@ -202,28 +209,33 @@ class MoleculeGenerator:
         sizes = [min(batch_size, n - i) for i in range(0, n, batch_size)]
         return [(m, int(rng.integers(2**31 - 1))) for m in sizes]
 
-    def _draw_tokens(self, m, seed, temperature, precision) -> list:
+    def _draw_tokens(self, m, seed, temperature, top_p, precision) -> list:
         codec = self.codec
         rows = codec.sample(self.model_, m, self.max_length, seed=seed,
-                            temperature=temperature, precision=precision)
+                            temperature=temperature, top_p=top_p, precision=precision)
         return [codec.decode(self.vocab_, r, self.max_length) for r in rows]
 
-    def _draw_smiles(self, m, seed, temperature, precision) -> list:
+    def _draw_smiles(self, m, seed, temperature, top_p, precision) -> list:
         return to_canonical(self.representation,
-                            self._draw_tokens(m, seed, temperature, precision))
+                            self._draw_tokens(m, seed, temperature, top_p, precision))
 
-    def sample(self, n, *, seed=None, temperature=1.0, batch_size=1000,
+    def sample(self, n, *, seed=None, temperature=1.0, top_p=None, batch_size=1000,
                precision="float32", n_jobs=1) -> list:
         """``n`` draws as canonical SMILES, ``None`` where a draw is not a valid molecule.
+
+        ``temperature`` T draws from p^(1/T) renormalised at every step; ``top_p`` (RNN and
+        Transformer only; nucleus sampling) then keeps the smallest set of next symbols whose
+        probability reaches p. At T = 1 without ``top_p`` the draws follow the model exactly.
 
         ``n_jobs > 1`` draws the batches in that many CPU worker processes (each draws a
         batch and turns it into SMILES: the network, the SELFIES decoder and RDKit): the same
         molecules in the same order as ``n_jobs=1``, in less wall time on several cores."""
         check_int(n_jobs, "n_jobs", low=1)
-        check_float(temperature, "temperature", low=0.0, low_open=True)
+        _check_draw(temperature, top_p)
         plan = self._batch_plan(n, seed, batch_size)
         if n_jobs == 1 or len(plan) == 1:
-            return [x for m, s in plan for x in self._draw_smiles(m, s, temperature, precision)]
+            return [x for m, s in plan
+                    for x in self._draw_smiles(m, s, temperature, top_p, precision)]
         device = getattr(self.model_, "device_", None)
         if device is not None and getattr(device, "type", "cpu") != "cpu":
             raise ValueError(f"n_jobs={n_jobs} draws in CPU worker processes; the model is on "
@@ -236,7 +248,7 @@ class MoleculeGenerator:
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         with ProcessPoolExecutor(min(n_jobs, len(plan)), mp_context=ctx,
                                  initializer=_worker_init, initargs=(self,)) as pool:
-            futures = [pool.submit(_worker_draw, m, s, temperature, precision)
+            futures = [pool.submit(_worker_draw, m, s, temperature, top_p, precision)
                        for m, s in plan]
             return [x for f in futures for x in f.result()]
 
@@ -306,8 +318,14 @@ def _worker_init(gen) -> None:
     _WORKER["gen"] = gen
 
 
-def _worker_draw(m, seed, temperature, precision) -> list:
-    return _WORKER["gen"]._draw_smiles(m, seed, temperature, precision)
+def _worker_draw(m, seed, temperature, top_p, precision) -> list:
+    return _WORKER["gen"]._draw_smiles(m, seed, temperature, top_p, precision)
+
+
+def _check_draw(temperature, top_p) -> None:
+    check_float(temperature, "temperature", low=0.0, low_open=True)
+    if top_p is not None:
+        check_float(top_p, "top_p", low=0.0, high=1.0, low_open=True)
 
 
 def to_canonical(representation: str, token_lists) -> list:

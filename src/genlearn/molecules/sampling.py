@@ -12,7 +12,8 @@ without changing the distribution:
   is dropped from the batch and from the recurrent state / key-value cache, so the work is the
   sum of the lengths, not n x the longest.
 - **float32 inverse-CDF draws** from the softmax of the last logits (the generic sampler works
-  in float64 for its top-k/top-p filters, which molecules do not use).
+  in float64 for its top-k/top-p filters; here only a draw with ``top_p`` goes through that
+  filter).
 - optionally **bfloat16 matrix products** (``precision="bf16"``): on a CPU with AMX or
   AVX-512 bf16 they run several times faster; the draws then follow a slightly perturbed
   distribution, so it is opt-in and named. An LSTM then steps through :class:`LSTMStepBF16`
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 
 from .._utils import check_choice, check_float, check_int
+from ..models.autoregressive import filter_logits
 
 __all__ = ["draw_ids", "supports"]
 
@@ -62,18 +64,22 @@ def _select(state, keep: torch.Tensor):
 
 
 @torch.inference_mode()
-def draw_ids(model, n: int, max_length: int, *, seed=None, temperature=1.0,
+def draw_ids(model, n: int, max_length: int, *, seed=None, temperature=1.0, top_p=None,
              batch_size: int = 4000, precision: str = "float32") -> list[np.ndarray]:
     """``n`` draws of at most ``max_length`` symbols each (1-D int64 arrays, the end symbol
     not included); a draw that did not stop has exactly ``max_length`` symbols.
 
     ``model`` is a fitted :class:`~genlearn.models.autoregressive.AutoregressiveModel` for which
-    :func:`supports` holds. ``temperature`` T draws from p^(1/T) renormalised.
+    :func:`supports` holds. ``temperature`` T draws from p^(1/T) renormalised; ``top_p``
+    (nucleus sampling) then keeps, at every step, the smallest set of symbols whose
+    probability reaches p, as :func:`~genlearn.models.autoregressive.filter_logits` does.
     """
     check_int(n, "n", low=1)
     check_int(max_length, "max_length", low=1)
     check_int(batch_size, "batch_size", low=1)
     check_float(temperature, "temperature", low=0.0, low_open=True)
+    if top_p is not None:
+        check_float(top_p, "top_p", low=0.0, high=1.0, low_open=True)
     check_choice(precision, "precision", PRECISIONS)
     if not supports(model, max_length):
         raise ValueError("draw_ids needs a fitted autoregressive model with an end symbol "
@@ -84,7 +90,7 @@ def draw_ids(model, n: int, max_length: int, *, seed=None, temperature=1.0,
         while len(out) < n:
             m = min(batch_size, n - len(out))
             u = torch.from_numpy(rng.random((max_length, m), dtype=np.float32))
-            out.extend(_draw_batch(model, m, max_length, u, temperature, precision))
+            out.extend(_draw_batch(model, m, max_length, u, temperature, top_p, precision))
     return out
 
 
@@ -166,7 +172,14 @@ def _stepper(model, precision):
     return NetStep(net, dev, precision)
 
 
-def _draw_batch(model, m, max_length, u, temperature, precision) -> list[np.ndarray]:
+def _next_probs(logits, temperature, top_p) -> torch.Tensor:
+    """Unnormalised next-symbol probabilities (b, V) on the CPU (the draw scales by the sum)."""
+    if top_p is None or top_p >= 1.0:
+        return torch.softmax(logits.cpu() / temperature, dim=-1)
+    return filter_logits(logits.cpu(), temperature, top_p=top_p).exp().float()
+
+
+def _draw_batch(model, m, max_length, u, temperature, top_p, precision) -> list[np.ndarray]:
     net, dev, eos = model.net_, model.device_, model._eos
     net.eval()
     step = _stepper(model, precision)
@@ -178,8 +191,7 @@ def _draw_batch(model, m, max_length, u, temperature, precision) -> list[np.ndar
     state = None
     for t in range(max_length):
         logits, state = step(tok, state)
-        prob = torch.softmax(logits.cpu() / temperature, dim=-1)  # (b, V)
-        cdf = prob.cumsum_(-1)
+        cdf = _next_probs(logits, temperature, top_p).cumsum_(-1)  # (b, V)
         nxt = torch.searchsorted(cdf, (u[t, alive] * cdf[:, -1])[:, None])[:, 0]
         nxt.clamp_(max=cdf.shape[1] - 1)
         rows, now = alive.numpy(), live.numpy()
