@@ -103,7 +103,7 @@ def resume_em(args, gen, seqs, load0) -> None:
     (``initialize=()``), ``--chunk`` iterations at a time (default 10), saving after each, until
     ``--time-budget`` seconds (or one round without it)."""
     model, step = gen.model_, args.chunk or 10
-    before = [h["log_likelihood"] for h in model.history_]
+    before = []  # this resume's iterations (a checkpoint keeps only its last fit's history)
     t1, c1, rounds = time.time(), time.process_time(), []
     while True:
         model.set_params(initialize=(), n_iter=step, tol=-math.inf)
@@ -112,7 +112,7 @@ def resume_em(args, gen, seqs, load0) -> None:
             model.fit(seqs)
         before += [h["log_likelihood"] for h in model.history_]
         gen.save(args.out)
-        rounds.append({"iterations": len(before), "log_likelihood": before[-1],
+        rounds.append({"iterations_this_resume": len(before), "log_likelihood": before[-1],
                        "wall_s": time.time() - t1, "cpu_s": time.process_time() - c1,
                        "load": os.getloadavg()})
         print(rounds[-1], flush=True)
