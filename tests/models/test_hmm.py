@@ -482,3 +482,21 @@ def test_sampling_bad_input_names_the_problem():
                [rng.normal(size=(20, 2))])
     with pytest.raises(ValueError, match="categorical emissions only"):
         g.sample(1, 3, temperature=0.5)
+
+
+def test_denormal_transition_probabilities_count_as_zero_and_flushing_ends_with_the_call():
+    # EM drives transitions towards zero; the recursions flush denormals (speed) and a
+    # transition of 1e-310 then behaves exactly as a forbidden one. Outside, torch is as usual.
+    K, S = 3, 4
+    sp, tm, ep = random_chain(K, S)
+    tm[0] = [0.5, 0.5, 0.0]
+    seqs = [rng.integers(0, S, size=T) for T in (2, 5, 6)]
+    log_b, lengths = _batch(ep, seqs)
+    log_sp = torch.log(torch.tensor(sp))
+    zero, tiny = torch.tensor(tm), torch.tensor(tm)
+    tiny[0, 2] = 1e-310  # denormal in float64
+    ll0, g0, x0 = forward_backward(log_sp, torch.log(zero), log_b, lengths)
+    ll1, g1, x1 = forward_backward(log_sp, torch.log(tiny), log_b, lengths)
+    assert torch.equal(ll0, ll1) and torch.equal(g0, g1) and torch.equal(x0, x1)
+    assert torch.equal(forward_log_likelihood(log_sp, torch.log(tiny), log_b, lengths), ll0)
+    assert (torch.tensor(1e-310, dtype=torch.float64) * 1.0).item() > 0  # flag off again
