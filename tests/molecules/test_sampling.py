@@ -156,3 +156,18 @@ def test_nucleus_draws_follow_the_truncated_likelihood(top_p):
     exp = np.array([expected[s] for s in expected] + [1 - sum(expected.values())])
     got = np.array([counts[s] for s in expected] + [unfinished]) / n
     assert 0.5 * np.abs(got - exp).sum() < 0.02
+
+
+def test_a_uniform_of_zero_never_draws_a_symbol_outside_the_nucleus():
+    from genlearn.molecules.sampling import _draw_batch
+
+    model = _fit("rnn", cell="lstm")
+    greedy, prefix = [], ()
+    for _ in range(3):  # the most likely path: the whole nucleus at top_p -> 0
+        best = int(np.argmax(model.next_log_proba(prefix)))
+        if best == model._eos:
+            break
+        greedy.append(best)
+        prefix += (best,)
+    draws = _draw_batch(model, 4, 3, torch.zeros(3, 4), 1.0, 1e-9, "float32")
+    assert all(list(d) == greedy for d in draws)

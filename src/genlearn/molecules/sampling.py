@@ -192,7 +192,10 @@ def _draw_batch(model, m, max_length, u, temperature, top_p, precision) -> list[
     for t in range(max_length):
         logits, state = step(tok, state)
         cdf = _next_probs(logits, temperature, top_p).cumsum_(-1)  # (b, V)
-        nxt = torch.searchsorted(cdf, (u[t, alive] * cdf[:, -1])[:, None])[:, 0]
+        # the first symbol whose cumulative probability reaches u * total; u = 0 (one draw in
+        # 2^24) must not pick a leading symbol of probability zero (outside the nucleus)
+        v = (u[t, alive] * cdf[:, -1]).clamp_min_(torch.finfo(cdf.dtype).tiny)
+        nxt = torch.searchsorted(cdf, v[:, None])[:, 0]
         nxt.clamp_(max=cdf.shape[1] - 1)
         rows, now = alive.numpy(), live.numpy()
         ids[rows[now], t] = nxt.numpy()[now]
