@@ -103,16 +103,16 @@ def resume_em(args, gen, seqs, load0) -> None:
     (``initialize=()``), ``--chunk`` iterations at a time (default 10), saving after each, until
     ``--time-budget`` seconds (or one round without it)."""
     model, step = gen.model_, args.chunk or 10
-    before = []  # this resume's iterations (a checkpoint keeps only its last fit's history)
+    lls = []  # this resume's iterations (a checkpoint keeps only its last fit's history)
     t1, c1, rounds = time.time(), time.process_time(), []
     while True:
         model.set_params(initialize=(), n_iter=step, tol=-math.inf)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # n_iter is the budget here
             model.fit(seqs)
-        before += [h["log_likelihood"] for h in model.history_]
+        lls += [h["log_likelihood"] for h in model.history_]
         gen.save(args.out)
-        rounds.append({"iterations_this_resume": len(before), "log_likelihood": before[-1],
+        rounds.append({"iterations_this_resume": len(lls), "log_likelihood": lls[-1],
                        "wall_s": time.time() - t1, "cpu_s": time.process_time() - c1,
                        "load": os.getloadavg()})
         print(rounds[-1], flush=True)
@@ -121,7 +121,7 @@ def resume_em(args, gen, seqs, load0) -> None:
     rec = {"resumed": args.out, "sequences": len(seqs), "iterations_per_round": step,
            "fit_s": time.time() - t1, "fit_cpu_s": time.process_time() - c1,
            "threads": args.threads, "load_before": load0, "load_after": os.getloadavg(),
-           "rounds": rounds, "log_likelihood": before}
+           "rounds": rounds, "log_likelihood": lls}
     res = Path(__file__).resolve().parent / "results" / \
         f"moses_train_{Path(args.out).name}_resume.json"
     res.write_text(json.dumps(rec, indent=2, default=str) + "\n")

@@ -64,6 +64,15 @@ def context_start(t: int, window: int | None) -> int:
     return -(-(t - window) // s) * s
 
 
+def check_filter(temperature=1.0, top_k=None, top_p=None) -> None:
+    """Validate :func:`filter_logits`'s settings (T > 0, top_k >= 1, 0 < top_p <= 1; None:
+    no truncation), with errors that name the field."""
+    check_float(temperature, "temperature", low=0.0, low_open=True)
+    check_int(top_k, "top_k", low=1, allow_none=True)
+    if top_p is not None:
+        check_float(top_p, "top_p", low=0.0, high=1.0, low_open=True)
+
+
 def filter_logits(logits: torch.Tensor, temperature=1.0, top_k=None, top_p=None):
     """Tempered, truncated next-token log-probabilities (n, V) (float64).
 
@@ -249,10 +258,7 @@ class AutoregressiveModel(SequenceModel, SequenceNetModel):
         n = check_n(n)
         max_length = self.max_length_ if max_length is None else max_length
         check_int(max_length, "max_length", low=1)
-        check_float(temperature, "temperature", low=0.0, low_open=True)
-        check_int(top_k, "top_k", low=1, allow_none=True)
-        if top_p is not None:
-            check_float(top_p, "top_p", low=0.0, high=1.0, low_open=True)
+        check_filter(temperature, top_k, top_p)
         ctx = self._check_prompt(prompt)
         check_int(seed, "seed", low=0, allow_none=True)
         gen = torch.Generator()

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._utils import check_float, check_int
+from .._utils import check_int
+from ..models.autoregressive import check_filter
 from .data import PreparedMolecules, canonical, prepare
 from .sampling import draw_ids, supports
 from .tokens import Vocabulary, get_repr
@@ -196,7 +197,7 @@ class MoleculeGenerator:
         ``precision="bf16"`` runs an RNN/Transformer's products in bfloat16 (faster on CPUs
         with AMX; a slightly perturbed distribution, see :mod:`genlearn.molecules.sampling`).
         ``temperature`` and ``top_p`` as in :meth:`sample`."""
-        _check_draw(temperature, top_p)
+        check_filter(temperature, top_p=top_p)
         return [t for m, s in self._batch_plan(n, seed, batch_size)
                 for t in self._draw_tokens(m, s, temperature, top_p, precision)]
 
@@ -231,7 +232,7 @@ class MoleculeGenerator:
         batch and turns it into SMILES: the network, the SELFIES decoder and RDKit): the same
         molecules in the same order as ``n_jobs=1``, in less wall time on several cores."""
         check_int(n_jobs, "n_jobs", low=1)
-        _check_draw(temperature, top_p)
+        check_filter(temperature, top_p=top_p)
         plan = self._batch_plan(n, seed, batch_size)
         if n_jobs == 1 or len(plan) == 1:
             return [x for m, s in plan
@@ -321,11 +322,6 @@ def _worker_init(gen) -> None:
 def _worker_draw(m, seed, temperature, top_p, precision) -> list:
     return _WORKER["gen"]._draw_smiles(m, seed, temperature, top_p, precision)
 
-
-def _check_draw(temperature, top_p) -> None:
-    check_float(temperature, "temperature", low=0.0, low_open=True)
-    if top_p is not None:
-        check_float(top_p, "top_p", low=0.0, high=1.0, low_open=True)
 
 
 def to_canonical(representation: str, token_lists) -> list:

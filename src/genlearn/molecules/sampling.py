@@ -32,8 +32,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._utils import check_choice, check_float, check_int
-from ..models.autoregressive import filter_logits
+from .._utils import check_choice, check_int
+from ..models.autoregressive import check_filter, filter_logits
 
 __all__ = ["draw_ids", "supports"]
 
@@ -77,9 +77,7 @@ def draw_ids(model, n: int, max_length: int, *, seed=None, temperature=1.0, top_
     check_int(n, "n", low=1)
     check_int(max_length, "max_length", low=1)
     check_int(batch_size, "batch_size", low=1)
-    check_float(temperature, "temperature", low=0.0, low_open=True)
-    if top_p is not None:
-        check_float(top_p, "top_p", low=0.0, high=1.0, low_open=True)
+    check_filter(temperature, top_p=top_p)
     check_choice(precision, "precision", PRECISIONS)
     if not supports(model, max_length):
         raise ValueError("draw_ids needs a fitted autoregressive model with an end symbol "
