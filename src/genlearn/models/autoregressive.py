@@ -19,9 +19,11 @@ its hidden state carries the whole context.
 
 Training (``fit``): AdamW, linear warm-up then cosine decay of the learning rate, gradient
 clipping, bf16 autocast on CUDA; sequences longer than W + 1 tokens are cut into windows whose
-offsets are shifted at random every epoch. A validation split (a random ``val_fraction`` of
-the sequences, or the tail of a single sequence) gives held-out bits per symbol after every
-epoch, with early stopping on it (the best epoch's weights are kept). The loop is
+offsets are shifted at random every epoch. Batches are random; with ``length_buckets=N`` each
+is cut from a chunk of N batches sorted by length (``training.loop.LengthBuckets``), so
+sequences of unequal length waste little work on padding. A validation split (a random
+``val_fraction`` of the sequences, or the tail of a single sequence) gives held-out bits per
+symbol after every epoch, with early stopping on it (the best epoch's weights are kept). The loop is
 ``genlearn.training.run_epochs``: non-finite loss and Ctrl-C leave the last good weights.
 """
 
@@ -41,6 +43,7 @@ from .._threads import check_threads, thread_policy
 from .._utils import check_common, check_float, check_int, check_n
 from ..sequences import SequenceModel, parse_sequences, vocabulary_size
 from ..training.epoch import EpochModel, EpochPlan, SequenceNetModel
+from ..training.loop import LengthBuckets
 from .seq_windows import IGNORE, Windows
 
 log = logging.getLogger(__name__)
@@ -111,7 +114,7 @@ class AutoregressiveModel(SequenceModel, SequenceNetModel):
     # the training hyperparameters every subclass takes (subclass __init__ stores them)
     _TRAIN = ("n_symbols", "end_symbol", "block_size", "epochs", "batch_size", "lr",
               "weight_decay", "warmup", "min_lr_ratio", "grad_clip", "val_fraction", "patience",
-              "max_time", "clock", "seed", "device", "verbose", "threads")
+              "max_time", "clock", "seed", "device", "verbose", "threads", "length_buckets")
 
     _CONTRACT_NET: dict = {}  # a subclass's tiny network for the contract suite
 
@@ -139,6 +142,7 @@ class AutoregressiveModel(SequenceModel, SequenceNetModel):
         for name in ("block_size", "epochs", "batch_size"):
             check_int(getattr(self, name), name, low=1)
         check_int(self.warmup, "warmup", low=0)
+        check_int(self.length_buckets, "length_buckets", low=0)
         check_int(self.patience, "patience", low=1, allow_none=True)
         check_float(self.lr, "lr", low=0.0, low_open=True)
         check_float(self.weight_decay, "weight_decay", low=0.0)
@@ -403,8 +407,10 @@ class AutoregressiveModel(SequenceModel, SequenceNetModel):
 
             if self.patience is not None:
                 monitor, patience = "val_score", self.patience
+        batches = (LengthBuckets(data.lengths(), chunk=self.length_buckets)
+                   if self.length_buckets else None)
         return EpochPlan(data=data, batch_size=self.batch_size, evaluate=evaluate,
-                         monitor=monitor, patience=patience)
+                         monitor=monitor, patience=patience, batches=batches)
 
     def _time_used(self) -> float:
         """Share of ``max_time`` used so far (0 without one). Under a process group it is the

@@ -31,7 +31,8 @@ class RNN(AutoregressiveModel):
                  tie_weights=True, n_symbols=None, end_symbol=True, block_size=128, epochs=10,
                  batch_size=32, lr=3e-3, weight_decay=0.0, warmup=50, min_lr_ratio=0.1,
                  grad_clip=1.0, val_fraction=0.1, patience=3, max_time=None, clock="wall",
-                 seed=None, device="auto", verbose=True, threads=None):
+                 seed=None, device="auto", verbose=True, threads=None,
+                 length_buckets=0):
         self.cell = cell
         self.n_layer = n_layer
         self.hidden = hidden
@@ -56,6 +57,7 @@ class RNN(AutoregressiveModel):
         self.device = device
         self.verbose = verbose
         self.threads = threads
+        self.length_buckets = length_buckets
 
     def _validate_params(self) -> None:
         super()._validate_params()

@@ -35,6 +35,10 @@ class Windows:
     def __len__(self) -> int:
         return len(self.row_of)
 
+    def lengths(self) -> np.ndarray:
+        """Tokens of each window (W + 1 at most; the epoch's offsets change only which)."""
+        return np.minimum(self.window + 1, self.lens[self.row_of])
+
     def _starts(self, epoch: int, seed: int) -> None:
         W, lens = self.window, self.lens
         shift = 0

@@ -30,7 +30,8 @@ class Transformer(AutoregressiveModel):
                  tie_weights=True, n_symbols=None, end_symbol=True, block_size=128, epochs=10,
                  batch_size=32, lr=1e-3, weight_decay=0.1, warmup=100, min_lr_ratio=0.1,
                  grad_clip=1.0, val_fraction=0.1, patience=3, max_time=None, clock="wall",
-                 seed=None, device="auto", verbose=True, threads=None):
+                 seed=None, device="auto", verbose=True, threads=None,
+                 length_buckets=0):
         self.n_layer = n_layer
         self.n_head = n_head
         self.n_embd = n_embd
@@ -55,6 +56,7 @@ class Transformer(AutoregressiveModel):
         self.device = device
         self.verbose = verbose
         self.threads = threads
+        self.length_buckets = length_buckets
 
     def _validate_params(self) -> None:
         super()._validate_params()

@@ -107,6 +107,7 @@ class EpochPlan:
     monitor: str | None = None  # early stopping on this record key (higher is better)
     patience: int | None = None
     max_abs_loss: float | None = None  # larger metrics count as an exploding loss
+    batches: Callable | None = None  # the loop's batching (default: loop.minibatches)
 
 
 class EpochModel(GenerativeModel):
@@ -197,7 +198,8 @@ class EpochModel(GenerativeModel):
                 history=self.history_, snapshot=self._snapshot, restore=self._restore,
                 evaluate=plan.evaluate, monitor=plan.monitor, patience=plan.patience,
                 callback=on_epoch, verbose=self.verbose, desc=type(self).__name__,
-                drop_last=plan.drop_last, max_abs_loss=plan.max_abs_loss)
+                drop_last=plan.drop_last, max_abs_loss=plan.max_abs_loss,
+                **({"batches": plan.batches} if plan.batches is not None else {}))
         except KeyboardInterrupt:
             if fresh and not self.history_:
                 # interrupted before a first epoch finished: there is no trained model to

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -31,6 +32,38 @@ def minibatches(n: int, batch_size: int, generator: torch.Generator,
     stop = n - n % batch_size if drop_last and n >= batch_size else n
     for start in range(0, stop, batch_size):
         yield perm[start:start + batch_size]
+
+
+class LengthBuckets:
+    """Mini-batches of items of similar length (``minibatches``'s drop-in for variable-length
+    data, where a batch costs its longest item times its size).
+
+    Each epoch the items are shuffled, cut into chunks of ``chunk`` batches, each chunk sorted
+    by length and cut into batches, and the batches shuffled: every item is still seen once an
+    epoch in a random batch, but a batch's items have nearly the same length, so little of the
+    work goes into padding. Draws only from the loop's generator (a resumed run sees the same
+    batches).
+    """
+
+    def __init__(self, lengths, chunk: int = 100):
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.chunk = int(chunk)
+
+    def __call__(self, n: int, batch_size: int, generator: torch.Generator,
+                 drop_last: bool = False) -> Iterable[torch.Tensor]:
+        if n != len(self.lengths):
+            raise ValueError(f"LengthBuckets holds {len(self.lengths)} lengths for {n} items")
+        perm = torch.randperm(n, generator=generator)
+        size = batch_size * self.chunk
+        batches = []
+        for start in range(0, n, size):
+            part = perm[start:start + size]
+            part = part[torch.as_tensor(np.argsort(self.lengths[part.numpy()], kind="stable"))]
+            batches += list(part.split(batch_size))
+        if drop_last and n >= batch_size:
+            batches = [b for b in batches if len(b) == batch_size]
+        for i in torch.randperm(len(batches), generator=generator).tolist():
+            yield batches[i]
 
 
 def run_epochs(
@@ -52,6 +85,7 @@ def run_epochs(
     desc: str = "training",
     drop_last: bool = False,
     max_abs_loss: float | None = None,
+    batches: Callable[..., Iterable[torch.Tensor]] = minibatches,
 ) -> str:
     """Train from ``start_epoch`` up to ``epochs`` (exclusive) and return why it stopped.
 
@@ -64,7 +98,8 @@ def run_epochs(
     ``drop_last`` skips the last, short mini-batch of each epoch (models whose step needs a
     fixed batch size, e.g. a GAN packing m samples per discriminator input). With
     ``max_abs_loss``, a metric whose magnitude exceeds it counts as an exploding loss and stops
-    training like a non-finite one.
+    training like a non-finite one. ``batches(n_rows, batch_size, generator, drop_last)``
+    yields each epoch's index tensors: :func:`minibatches`, or e.g. :class:`LengthBuckets`.
     """
     last_good = snapshot()
     best, best_value, since_best = None, -math.inf, 0
@@ -76,7 +111,7 @@ def run_epochs(
             t0 = time.perf_counter()
             sums: dict[str, float] = {}
             n_steps = 0
-            for i, idx in enumerate(minibatches(n_rows, batch_size, generator, drop_last)):
+            for i, idx in enumerate(batches(n_rows, batch_size, generator, drop_last)):
                 metrics = step(idx, epoch)
                 bad = [k for k, v in metrics.items() if not math.isfinite(v)
                        or (max_abs_loss is not None and abs(v) > max_abs_loss)]
