@@ -97,10 +97,11 @@ MODELS = {
             {"n_states": 32, "n_iter": 30, "verbose": False}),
     "rnn": ("genlearn.models.rnn", EndSymbolCodec,
             {"cell": "lstm", "n_layer": 2, "hidden": 256, "epochs": 2, "batch_size": 128,
-             "lr": 2e-3, "val_fraction": 0.02, "verbose": False}),
+             "lr": 2e-3, "val_fraction": 0.02, "length_buckets": 100, "verbose": False}),
     "transformer": ("genlearn.models.transformer", EndSymbolCodec,
                     {"n_layer": 4, "n_head": 4, "n_embd": 128, "epochs": 2, "batch_size": 128,
-                     "lr": 1e-3, "val_fraction": 0.02, "verbose": False}),
+                     "lr": 1e-3, "val_fraction": 0.02, "length_buckets": 100,
+                     "verbose": False}),
     # the sequence VAE (its own BOS/EOS: the end-symbol codec of the RNN); latent.py searches
     # its latent space
     "seqvae": ("genlearn.models.seq_vae", EndSymbolCodec,
