@@ -84,6 +84,8 @@ def main(argv=None):
     ap.add_argument("--ref-size", type=int, default=30000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sample-seed", type=int, default=None, help="the sampling seed alone "
+                    "(default: --seed), against --seed's reference: FCD's draw-to-draw noise")
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--top-p", type=float, default=None, help="nucleus sampling (rnn, "
                     "transformer)")
@@ -99,8 +101,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()
-    rec = {"n": args.n, "ref_size": args.ref_size, "threads": args.threads,
-           "temperature": args.temperature, "top_p": args.top_p, "load_before": load0}
+    rec = {"n": args.n, "seed": args.seed, "sample_seed": args.sample_seed,
+           "ref_size": args.ref_size, "threads": args.threads, "temperature": args.temperature,
+           "top_p": args.top_p, "load_before": load0}
     if args.copier:
         draws = glm.read_smiles(DATA / "moses_train.csv.gz", subset_n=args.n, seed=args.seed + 1)
         train = None
@@ -108,7 +111,8 @@ def main(argv=None):
     else:
         gen = MoleculeGenerator.load(args.run)
         t = time.time()
-        draws = gen.sample(args.n, seed=args.seed, temperature=args.temperature,
+        seed = args.seed if args.sample_seed is None else args.sample_seed
+        draws = gen.sample(args.n, seed=seed, temperature=args.temperature,
                            top_p=args.top_p, precision=args.precision)
         dt = time.time() - t
         n_valid = sum(d is not None for d in draws)
