@@ -65,6 +65,8 @@ def test_length_buckets_cover_every_row_once_with_little_padding():
     assert all(len(b) == 32 for b in dropped) and len(dropped) == 1000 // 32
     with pytest.raises(ValueError, match="lengths"):
         list(buckets(999, 32, torch.Generator()))
+    with pytest.raises(ValueError, match="chunk"):
+        LengthBuckets(lengths, chunk=0)
 
 
 def test_run_epochs_uses_the_given_batching():

@@ -43,7 +43,7 @@ from .._threads import check_threads, thread_policy
 from .._utils import check_common, check_float, check_int, check_n
 from ..sequences import SequenceModel, parse_sequences, vocabulary_size
 from ..training.epoch import EpochModel, EpochPlan, SequenceNetModel
-from ..training.loop import LengthBuckets
+from ..training.loop import LengthBuckets, minibatches
 from .seq_windows import IGNORE, Windows
 
 log = logging.getLogger(__name__)
@@ -408,7 +408,7 @@ class AutoregressiveModel(SequenceModel, SequenceNetModel):
             if self.patience is not None:
                 monitor, patience = "val_score", self.patience
         batches = (LengthBuckets(data.lengths(), chunk=self.length_buckets)
-                   if self.length_buckets else None)
+                   if self.length_buckets else minibatches)
         return EpochPlan(data=data, batch_size=self.batch_size, evaluate=evaluate,
                          monitor=monitor, patience=patience, batches=batches)
 

@@ -324,7 +324,6 @@ def _worker_draw(m, seed, temperature, top_p, precision) -> list:
     return _WORKER["gen"]._draw_smiles(m, seed, temperature, top_p, precision)
 
 
-
 def to_canonical(representation: str, token_lists) -> list:
     """Canonical SMILES of each token list (``None`` for ``None`` or an invalid molecule)."""
     rep = get_repr(representation)

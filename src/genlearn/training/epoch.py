@@ -71,7 +71,7 @@ from .._utils import (
 )
 from ..base import GenerativeModel
 from . import distributed_fit
-from .loop import run_epochs
+from .loop import minibatches, run_epochs
 from .state import clone_optimizer_state, flatten_optimizer, unflatten_optimizer
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class EpochPlan:
     monitor: str | None = None  # early stopping on this record key (higher is better)
     patience: int | None = None
     max_abs_loss: float | None = None  # larger metrics count as an exploding loss
-    batches: Callable | None = None  # the loop's batching (default: loop.minibatches)
+    batches: Callable = minibatches  # each epoch's index tensors (or loop.LengthBuckets)
 
 
 class EpochModel(GenerativeModel):
@@ -199,7 +199,7 @@ class EpochModel(GenerativeModel):
                 evaluate=plan.evaluate, monitor=plan.monitor, patience=plan.patience,
                 callback=on_epoch, verbose=self.verbose, desc=type(self).__name__,
                 drop_last=plan.drop_last, max_abs_loss=plan.max_abs_loss,
-                **({"batches": plan.batches} if plan.batches is not None else {}))
+                batches=plan.batches)
         except KeyboardInterrupt:
             if fresh and not self.history_:
                 # interrupted before a first epoch finished: there is no trained model to

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._utils import check_int
+
 log = logging.getLogger(__name__)
 
 
@@ -46,8 +48,9 @@ class LengthBuckets:
     """
 
     def __init__(self, lengths, chunk: int = 100):
+        check_int(chunk, "chunk", low=1)
         self.lengths = np.asarray(lengths, dtype=np.int64)
-        self.chunk = int(chunk)
+        self.chunk = chunk
 
     def __call__(self, n: int, batch_size: int, generator: torch.Generator,
                  drop_last: bool = False) -> Iterable[torch.Tensor]:
