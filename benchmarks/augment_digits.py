@@ -48,6 +48,13 @@ def shifts(X, y, shape=(8, 8)):
     return np.concatenate([X, pixel_shifts(X, shape)]), np.tile(y, 5)
 
 
+def labelled_split(y, k, seed):
+    """Indices of the k labelled images per class (of 10) that seed ``seed`` picks."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.choice(np.flatnonzero(y == c), k, replace=False)
+                           for c in range(10)])
+
+
 def generated(X, y, per_class, seed, epochs):
     vae = gl.VAE(latent_dim=8, hidden=(128,), likelihood="bernoulli", epochs=epochs,
                  batch_size=32, seed=seed, threads=1, verbose=False, device="cpu")
@@ -119,9 +126,7 @@ def main(argv=None):
     rows = []
     for k in args.ks:
         for seed in args.seeds:
-            rng = np.random.default_rng(seed)
-            idx = np.concatenate([rng.choice(np.flatnonzero(y == c), k, replace=False)
-                                  for c in range(10)])
+            idx = labelled_split(y, k, seed)
             if Xtest is None:
                 test = np.setdiff1d(np.arange(len(y)), idx)
                 Xt, yt = X[test], y[test]

@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from augment_digits import labelled_split, shifts  # benchmarks/, beside this script
 from sklearn.datasets import load_digits
 from sklearn.svm import SVC
 
-from genlearn.augment import ImageAugmenter, pixel_shifts
+from genlearn.augment import ImageAugmenter
 
 
 def gamma_value(text: str):
@@ -41,12 +42,10 @@ def main(argv=None) -> None:
     load0, t0 = os.getloadavg(), time.process_time()
     for k in args.ks:
         for seed in args.seeds:
-            rng = np.random.default_rng(seed)
-            idx = np.concatenate([rng.choice(np.flatnonzero(y == c), k, replace=False)
-                                  for c in range(10)])
+            idx = labelled_split(y, k, seed)
             test = np.setdiff1d(np.arange(len(y)), idx)
             Xs, ys, Xt, yt = X[idx], y[idx], X[test], y[test]
-            cols = {"shifts": (np.concatenate([Xs, pixel_shifts(Xs, (8, 8))]), np.tile(ys, 5))}
+            cols = {"shifts": shifts(Xs, ys)}
             Xa, ya, _ = ImageAugmenter("morph", per_class=100, image_shape=(8, 8),
                                        seed=seed).fit(Xs, ys).augment(Xs, ys)
             cols["shifts_morph100"] = (Xa, ya)
