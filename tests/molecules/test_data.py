@@ -39,6 +39,34 @@ def test_selfies_round_trip_gives_the_same_molecule():
         assert glm.canonical(back) == can
 
 
+def test_span_cost_counts_atoms_inside_branches_and_between_ring_bond_ends():
+    assert glm.span_cost("CCCC") == 0
+    assert glm.span_cost("CC(C)C") == 1
+    assert glm.span_cost("CC(C(C)C)C") == 3 + 1          # outer branch 3 atoms, inner 1
+    assert glm.span_cost("c1ccccc1") == 4                # 4 atoms between the ring bond's ends
+    assert glm.span_cost("C1CC2CCC1C2") == 4 + 3         # ring 1: atoms 0..5, ring 2: 2..6
+    assert glm.span_cost("[NH3+]C(Cl)Br") == 1           # bracket atoms and Cl are one atom
+    assert glm.span_cost("C%10CC%10") == 1
+
+
+def test_short_selfies_writes_the_same_molecule_with_shorter_spans_deterministically():
+    rep = glm.get_repr("selfies-short")
+    other = glm.get_repr("selfies-short")
+    shorter = 0
+    for s in MOLS + ["CC(c1ccccc1)(c1ccccc1)N1CCN(CCc2ccccc2)CC1"]:
+        can = glm.canonical(s)
+        w = rep.writing(can)
+        assert glm.canonical(w) == can                       # the same molecule
+        assert glm.span_cost(w) <= glm.span_cost(can)        # never worse than canonical
+        shorter += glm.span_cost(w) < glm.span_cost(can)
+        toks = rep.tokenize(can)
+        assert toks == other.tokenize(can)                   # the same string every time
+        assert glm.canonical(rep.to_smiles(toks)) == can     # plain SELFIES decoding
+    assert shorter >= 2
+    with pytest.raises(ValueError, match="cannot parse"):
+        rep.tokenize("C1CC")
+
+
 def test_vocabulary_ids_order_round_trip_and_json():
     toks = [glm.tokenize_smiles(glm.canonical(s)) for s in MOLS]
     v = glm.Vocabulary.build(toks)

@@ -39,6 +39,22 @@ def test_baselines_sample_selfies_that_are_all_valid_when_complete(model, params
         gen.sample(5, top_p=0.9)
 
 
+def test_short_selfies_generator_trains_samples_valid_molecules_and_loads_back(tmp_path):
+    gen = MoleculeGenerator(model="ngram", representation="selfies-short", max_length=60,
+                            model_params={"order": 4}, seed=0).fit(MOLECULES)
+    rep = glm.get_repr("selfies-short")
+    # it was trained on the short writings, not the canonical SELFIES
+    first = glm.canonical(MOLECULES[1])
+    assert gen.log_prob([first])[0] == pytest.approx(
+        gen.model_.log_prob([gen.vocab_.encode(rep.tokenize(first))])[0])
+    smiles = gen.sample(50, seed=1)
+    assert sum(s is not None for s in smiles) > 10
+    assert all(glm.canonical(s) == s for s in smiles if s is not None)
+    back = MoleculeGenerator.load(gen.save(tmp_path / "short"))
+    assert back.representation == "selfies-short"
+    assert back.sample(20, seed=2) == gen.sample(20, seed=2)
+
+
 def test_log_prob_matches_the_sequence_model_and_rejects_invalid():
     gen = MoleculeGenerator(model="ngram", representation="smiles", model_params={"order": 3},
                             seed=0).fit(MOLECULES)

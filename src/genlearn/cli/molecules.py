@@ -34,7 +34,9 @@ def add_parser(subparsers) -> None:
     t = sub.add_parser("train", help="fit a generator on a CSV/.smi file of SMILES")
     t.add_argument("data", help="CSV (with a SMILES column) or .smi file; gzip allowed")
     t.add_argument("--model", choices=MODEL_NAMES, default="rnn")
-    t.add_argument("--repr", choices=("selfies", "smiles"), default="selfies")
+    t.add_argument("--repr", choices=("selfies", "selfies-short", "smiles"), default="selfies",
+                   help="selfies-short: SELFIES of the atom order with the shortest branches and "
+                   "ring bonds")
     t.add_argument("--out", required=True, help="the run folder to write")
     t.add_argument("--column", default="SMILES", help="the SMILES column (default SMILES)")
     t.add_argument("--subset", type=int, default=None, help="train on N random molecules")

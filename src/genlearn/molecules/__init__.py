@@ -12,19 +12,30 @@ package does not need them, the first call that does raises a one-line error nam
 
 from ._chem import MissingExtraError
 from .data import PreparedMolecules, canonical, prepare, read_smiles, subset
-from .tokens import REPRESENTATIONS, SelfiesRepr, SmilesRepr, Vocabulary, get_repr, tokenize_smiles
+from .tokens import (
+    REPRESENTATIONS,
+    SelfiesRepr,
+    ShortSelfiesRepr,
+    SmilesRepr,
+    Vocabulary,
+    get_repr,
+    span_cost,
+    tokenize_smiles,
+)
 
 __all__ = [
     "REPRESENTATIONS",
     "MissingExtraError",
     "PreparedMolecules",
     "SelfiesRepr",
+    "ShortSelfiesRepr",
     "SmilesRepr",
     "Vocabulary",
     "canonical",
     "get_repr",
     "prepare",
     "read_smiles",
+    "span_cost",
     "subset",
     "tokenize_smiles",
 ]

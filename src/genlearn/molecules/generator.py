@@ -126,7 +126,7 @@ class MoleculeGenerator:
     Parameters
     ----------
     model : {"ngram", "hmm", "rnn", "transformer"}
-    representation : {"smiles", "selfies"}
+    representation : {"smiles", "selfies", "selfies-short"}
     max_length : int
         The longest molecule in tokens; longer training molecules are dropped (and counted),
         longer draws are invalid.
@@ -255,8 +255,11 @@ class MoleculeGenerator:
             return [x for f in futures for x in f.result()]
 
     def log_prob(self, smiles) -> np.ndarray:
-        """log p of each molecule (nats) under the sequence model, of its canonical token
-        sequence; raises ``ValueError`` for an invalid or unencodable one."""
+        """log p of each molecule (nats) under the sequence model, of the one token sequence
+        the representation writes it as (canonical SMILES or SELFIES; ``selfies-short``'s
+        chosen atom order). The model may give the molecule's other writings probability too
+        (SELFIES has many), so this is a lower bound on the molecule's log-probability.
+        Raises ``ValueError`` for an invalid or unencodable molecule."""
         self._check_fitted()
         data = prepare(smiles, self.representation, max_length=self.max_length,
                        strip_salts=False, neutralize=False)

@@ -20,10 +20,10 @@ from collections import Counter
 
 import numpy as np
 
-from ._chem import require
+from ._chem import chem, require
 
-__all__ = ["REPRESENTATIONS", "SelfiesRepr", "SmilesRepr", "Vocabulary", "get_repr",
-           "tokenize_smiles"]
+__all__ = ["REPRESENTATIONS", "SelfiesRepr", "ShortSelfiesRepr", "SmilesRepr", "Vocabulary",
+           "get_repr", "span_cost", "tokenize_smiles"]
 
 # bracket atom | %nn ring label | Cl | Br | any other single character
 _SMILES_TOKEN = re.compile(r"\[[^\[\]]+\]|%\d\d|Cl|Br|.", re.DOTALL)
@@ -73,7 +73,65 @@ class SelfiesRepr:
             return None
 
 
-REPRESENTATIONS = {"smiles": SmilesRepr, "selfies": SelfiesRepr}
+_ATOM = re.compile(r"\[[^\[\]]+\]|Cl|Br|[BCNOPSFIbcnops]")
+
+
+def span_cost(smiles: str) -> int:
+    """How far a SMILES string's branches and ring bonds reach: the atoms inside every
+    parenthesised branch (nested ones counted at each level) plus, for every ring bond, the
+    atoms written between its two ends. SELFIES writes the same two numbers as index symbols
+    *before* the branch and at the ring's closing atom, so this is what a left-to-right model
+    of the SELFIES must plan ahead or count back."""
+    n, cost, stack, open_at = 0, 0, [], {}
+    for t in tokenize_smiles(smiles):
+        if _ATOM.fullmatch(t):
+            n += 1
+        elif t == "(":
+            stack.append(n)
+        elif t == ")":
+            if not stack:
+                raise ValueError(f"unbalanced ')' in SMILES {smiles!r}")
+            cost += n - stack.pop()
+        elif t.isdigit() or t.startswith("%"):
+            if t in open_at:
+                cost += n - open_at.pop(t) - 1
+            else:
+                open_at[t] = n
+    return cost
+
+
+class ShortSelfiesRepr(SelfiesRepr):
+    """SELFIES of the writing of each molecule whose branches and ring bonds reach least.
+
+    A SELFIES string follows the atom order of the SMILES it was encoded from; RDKit's
+    canonical order often nests long side chains, whole rings included, inside branches, and
+    SELFIES then has to announce their length before the first of their symbols. This
+    representation writes each molecule in ``n_orders`` random atom orders (RDKit's random
+    SMILES, a fixed seed, so the same molecule always gets the same string) besides the
+    canonical one and encodes the one with the smallest :func:`span_cost` (ties: the shorter
+    string, then the canonical one). The molecules are the same; only the strings differ, and
+    decoding is plain SELFIES decoding.
+    """
+
+    name = "selfies-short"
+    n_orders = 32
+    seed = 1  # RDKit draws unseeded random orders at seed 0
+
+    def writing(self, smiles: str) -> str:
+        """The SMILES of ``smiles``'s molecule that this representation encodes."""
+        mol = chem().MolFromSmiles(smiles) if isinstance(smiles, str) else None
+        if mol is None:
+            raise ValueError(f"RDKit cannot parse {smiles!r}")
+        writings = [smiles, *chem().MolToRandomSmilesVect(mol, self.n_orders,
+                                                               randomSeed=self.seed)]
+        return min(writings, key=lambda s: (span_cost(s), len(s)))
+
+    def tokenize(self, smiles: str) -> list[str]:
+        return super().tokenize(self.writing(smiles))
+
+
+REPRESENTATIONS = {"smiles": SmilesRepr, "selfies": SelfiesRepr,
+                   "selfies-short": ShortSelfiesRepr}
 
 
 def get_repr(name: str):
