@@ -71,6 +71,15 @@ def test_train_errors(molecules_csv, tmp_path, capsys, args, message):
     assert code == 1 and message in capsys.readouterr().err
 
 
+def test_train_with_short_selfies_from_the_command_line(molecules_csv, tmp_path, capsys):
+    run, new = tmp_path / "run", tmp_path / "new.csv"
+    assert main(["molecules", "train", str(molecules_csv), "--model", "ngram", "--repr",
+                 "selfies-short", "--out", str(run), "--param", "order=4"]) == 0
+    assert json.loads((run / "molecules.json").read_text())["representation"] == "selfies-short"
+    assert main(["molecules", "sample", str(run), "-n", "30", "-o", str(new)]) == 0
+    assert 0 < len(_rows(new)) <= 30
+
+
 def test_empty_file_and_unknown_objective(tmp_path, molecules_csv, capsys):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
