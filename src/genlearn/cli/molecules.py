@@ -20,6 +20,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..molecules.tokens import REPRESENTATIONS
 from ._common import say, scalar
 
 MODEL_NAMES = ("rnn", "transformer", "hmm", "ngram", "seqvae")
@@ -34,7 +35,7 @@ def add_parser(subparsers) -> None:
     t = sub.add_parser("train", help="fit a generator on a CSV/.smi file of SMILES")
     t.add_argument("data", help="CSV (with a SMILES column) or .smi file; gzip allowed")
     t.add_argument("--model", choices=MODEL_NAMES, default="rnn")
-    t.add_argument("--repr", choices=("selfies", "selfies-short", "smiles"), default="selfies",
+    t.add_argument("--repr", choices=tuple(REPRESENTATIONS), default="selfies",
                    help="selfies-short: SELFIES of the atom order with the shortest branches and "
                    "ring bonds")
     t.add_argument("--out", required=True, help="the run folder to write")

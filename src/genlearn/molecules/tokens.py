@@ -119,11 +119,11 @@ class ShortSelfiesRepr(SelfiesRepr):
 
     def writing(self, smiles: str) -> str:
         """The SMILES of ``smiles``'s molecule that this representation encodes."""
-        mol = chem().MolFromSmiles(smiles) if isinstance(smiles, str) else None
+        Chem = chem()
+        mol = Chem.MolFromSmiles(smiles) if isinstance(smiles, str) else None
         if mol is None:
             raise ValueError(f"RDKit cannot parse {smiles!r}")
-        writings = [smiles, *chem().MolToRandomSmilesVect(mol, self.n_orders,
-                                                               randomSeed=self.seed)]
+        writings = [smiles, *Chem.MolToRandomSmilesVect(mol, self.n_orders, randomSeed=self.seed)]
         return min(writings, key=lambda s: (span_cost(s), len(s)))
 
     def tokenize(self, smiles: str) -> list[str]:
