@@ -47,6 +47,8 @@ def test_span_cost_counts_atoms_inside_branches_and_between_ring_bond_ends():
     assert glm.span_cost("C1CC2CCC1C2") == 4 + 3         # ring 1: atoms 0..5, ring 2: 2..6
     assert glm.span_cost("[NH3+]C(Cl)Br") == 1           # bracket atoms and Cl are one atom
     assert glm.span_cost("C%10CC%10") == 1
+    with pytest.raises(ValueError, match=r"unbalanced '\)'"):
+        glm.span_cost("CC)C")
 
 
 def test_short_selfies_writes_the_same_molecule_with_shorter_spans_deterministically():
