@@ -136,6 +136,8 @@ def main(argv=None):
     ap.add_argument("--param", action="append", default=[], help="key=value (JSON value)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--prep-jobs", type=int, default=1, help="worker processes for cleaning "
+                    "and tokenizing the molecules (not counted in the training budget)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--data", default=str(TRAIN))
     ap.add_argument("--chunk", type=int, default=0, help="rnn/transformer: train on chunks "
@@ -180,7 +182,8 @@ def main(argv=None):
     t0, c0 = time.time(), time.process_time()
     smiles = glm.read_smiles(args.data, subset_n=args.subset, seed=args.seed)
     data = glm.prepare(smiles, args.repr, max_length=args.max_length,
-                       strip_salts=args.standardize, neutralize=args.standardize)
+                       strip_salts=args.standardize, neutralize=args.standardize,
+                       n_jobs=args.prep_jobs)
     t_prep, c_prep = time.time() - t0, time.process_time() - c0
     print(data.report(), f"({t_prep:.0f} s wall, {c_prep:.0f} s CPU)", flush=True)
     gen = MoleculeGenerator(model=args.model, representation=args.repr,
@@ -230,7 +233,8 @@ def main(argv=None):
     rec = {"model": args.model, "repr": args.repr, "subset": args.subset, "params": params,
            "max_length": args.max_length, "standardize": args.standardize,
            "threads": args.threads, "processes": distributed.world_size(), "seed": args.seed,
-           "data": gen.data_report_, "vocab_size": len(gen.vocab_), "prep_s": t_prep,
+           "prep_jobs": args.prep_jobs, "data": gen.data_report_,
+           "vocab_size": len(gen.vocab_), "prep_s": t_prep,
            "prep_cpu_s": c_prep, "fit_s": t_fit, "fit_cpu_s": c_fit, "bf16": args.bf16,
            "stop_reason": getattr(gen.model_, "stop_reason_", None),
            "steps": getattr(gen.model_, "steps_", None), "load_before": load0,

@@ -61,6 +61,20 @@ def test_train_sample_evaluate_optimize(molecules_csv, tmp_path, capsys):
                for r in _rows(best))
 
 
+def test_train_repr_takes_a_number_of_orders_and_rejects_unknown_names(molecules_csv, tmp_path,
+                                                                      capsys):
+    run = tmp_path / "run"
+    assert main(["molecules", "train", str(molecules_csv), "--model", "ngram", "--repr",
+                 "selfies-short:4", "--prep-jobs", "2", "--out", str(run)]) == 0
+    assert json.loads((run / "molecules.json").read_text())["representation"] == \
+        "selfies-short:4"
+    with pytest.raises(SystemExit):  # argparse's usage error, before anything is read
+        main(["molecules", "train", str(molecules_csv), "--repr", "inchi", "--out",
+              str(tmp_path / "r2")])
+    assert "unknown molecule representation 'inchi'" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--column", "smi"], "no column 'smi'"),
     (["--max-length", "3"], "no usable molecule"),

@@ -69,6 +69,21 @@ def test_short_selfies_writes_the_same_molecule_with_shorter_spans_deterministic
         rep.tokenize("C1CC")
 
 
+def test_short_selfies_takes_its_number_of_orders_in_its_name():
+    rep8, rep64 = glm.get_repr("selfies-short:8"), glm.get_repr("selfies-short:64")
+    assert (rep8.n_orders, rep8.name) == (8, "selfies-short:8")
+    assert glm.get_repr("selfies-short:32").name == "selfies-short"   # the default's own name
+    drug = glm.canonical("CC(c1ccccc1)(c1ccccc1)N1CCN(CCc2ccccc2)CC1")
+    # 64 orders include the first 8 (the same seed), so the minimum can only fall
+    assert glm.span_cost(rep64.writing(drug)) <= glm.span_cost(rep8.writing(drug))
+    for bad, message in [("selfies-short:x", "n_orders must be an integer; got 'x'"),
+                         ("selfies-short:0", "n_orders must be an integer >= 1"),
+                         ("selfies:4", "'selfies' takes no ':' parameter"),
+                         ("inchi:4", "unknown molecule representation 'inchi:4'")]:
+        with pytest.raises(ValueError, match=message):
+            glm.get_repr(bad)
+
+
 def test_vocabulary_ids_order_round_trip_and_json():
     toks = [glm.tokenize_smiles(glm.canonical(s)) for s in MOLS]
     v = glm.Vocabulary.build(toks)
@@ -92,6 +107,19 @@ def test_prepare_canonicalises_strips_salts_neutralises_and_counts_every_drop(ca
     assert d.n_read == 6 and d.n_kept == 2
     assert d.dropped == {"invalid SMILES": 3, "longer than 20 tokens": 1}
     assert "3 invalid SMILES" in d.report() and "3 invalid SMILES" in caplog.text
+
+
+def test_prepare_in_worker_processes_gives_the_serial_result():
+    smiles = MOLS * 3 + ["C1CC", "CC(=O)[O-].[Na+]", "c1ccccc1" * 8, "CCO"]
+    kw = {"max_length": 30, "deduplicate": True}
+    one = glm.prepare(smiles, "selfies-short:8", **kw)
+    two = glm.prepare(smiles, "selfies-short:8", n_jobs=2, **kw)
+    assert (two.smiles, two.tokens, two.dropped, two.n_read) == \
+        (one.smiles, one.tokens, one.dropped, one.n_read)
+    assert one.dropped == {"duplicates": 12, "invalid SMILES": 1, "longer than 30 tokens": 1}
+    assert one.representation == "selfies-short:8"
+    with pytest.raises(ValueError, match="n_jobs"):
+        glm.prepare(smiles, "selfies", n_jobs=0)
 
 
 def test_prepare_with_nothing_left_is_an_error():

@@ -35,9 +35,10 @@ def add_parser(subparsers) -> None:
     t = sub.add_parser("train", help="fit a generator on a CSV/.smi file of SMILES")
     t.add_argument("data", help="CSV (with a SMILES column) or .smi file; gzip allowed")
     t.add_argument("--model", choices=MODEL_NAMES, default="rnn")
-    t.add_argument("--repr", choices=tuple(REPRESENTATIONS), default="selfies",
-                   help="selfies-short: SELFIES of the atom order with the shortest branches and "
-                   "ring bonds")
+    t.add_argument("--repr", type=_repr_name, default="selfies", metavar="REPR",
+                   help=f"one of {', '.join(REPRESENTATIONS)} (default selfies); "
+                   "selfies-short: SELFIES of the atom order with the shortest branches and "
+                   "ring bonds among 32 random orders, selfies-short:N among N")
     t.add_argument("--out", required=True, help="the run folder to write")
     t.add_argument("--column", default="SMILES", help="the SMILES column (default SMILES)")
     t.add_argument("--subset", type=int, default=None, help="train on N random molecules")
@@ -47,6 +48,8 @@ def add_parser(subparsers) -> None:
     t.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="a hyperparameter of the sequence model (repeatable)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--prep-jobs", type=int, default=1, metavar="N",
+                   help="clean and tokenize the molecules in N worker processes")
     t.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train in N processes on this machine (starts torchrun; gloo on CPUs, "
                    "NCCL with one GPU each); rank 0 writes --out")
@@ -98,6 +101,19 @@ def add_parser(subparsers) -> None:
     o.add_argument("--seed", type=int, default=0)
     o.add_argument("--force", action="store_true", help="overwrite --out")
     o.set_defaults(func=cmd_optimize)
+
+
+def _repr_name(name: str) -> str:
+    """``--repr``'s type: a name ``get_repr`` knows, else argparse's usage error."""
+    import argparse
+
+    from ..molecules.tokens import get_repr
+
+    try:
+        get_repr(name)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name
 
 
 def _generator_class():
@@ -184,7 +200,7 @@ def _train(args) -> int:
     if out.exists() and any(out.iterdir()) and not (out / "molecules.json").is_file():
         raise ValueError(f"{out} exists and is not a molecules run; choose another --out")
     smiles = glm.read_smiles(args.data, args.column, subset_n=args.subset, seed=args.seed)
-    data = glm.prepare(smiles, args.repr, max_length=args.max_length)
+    data = glm.prepare(smiles, args.repr, max_length=args.max_length, n_jobs=args.prep_jobs)
     if distributed.rank() == 0:
         say(data.report())
     gen.fit(data)

@@ -126,7 +126,7 @@ class MoleculeGenerator:
     Parameters
     ----------
     model : {"ngram", "hmm", "rnn", "transformer"}
-    representation : {"smiles", "selfies", "selfies-short"}
+    representation : {"smiles", "selfies", "selfies-short", "selfies-short:N"}
     max_length : int
         The longest molecule in tokens; longer training molecules are dropped (and counted),
         longer draws are invalid.
@@ -165,7 +165,7 @@ class MoleculeGenerator:
         list of SMILES (cleaned and counted by :func:`prepare`). Returns ``self``."""
         if not isinstance(data, PreparedMolecules):
             data = prepare(data, self.representation, max_length=self.max_length)
-        if data.representation != self.representation:
+        if data.representation != get_repr(self.representation).name:
             raise ValueError(f"the data were prepared as {data.representation}, the generator "
                              f"reads {self.representation}")
         too_long = [len(t) for t in data.tokens if len(t) > self.max_length]

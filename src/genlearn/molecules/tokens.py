@@ -114,8 +114,17 @@ class ShortSelfiesRepr(SelfiesRepr):
     """
 
     name = "selfies-short"
-    n_orders = 32
+    parameter = "n_orders"  # get_repr("selfies-short:64") -> ShortSelfiesRepr(n_orders=64)
+    default_orders = 32
     seed = 1  # RDKit draws unseeded random orders at seed 0
+
+    def __init__(self, n_orders: int = default_orders):
+        super().__init__()
+        if isinstance(n_orders, bool) or not isinstance(n_orders, int) or n_orders < 1:
+            raise ValueError(f"n_orders must be an integer >= 1; got {n_orders!r}")
+        self.n_orders = n_orders
+        if n_orders != self.default_orders:  # the name says everything the strings depend on
+            self.name = f"{type(self).name}:{n_orders}"
 
     def writing(self, smiles: str) -> str:
         """The SMILES of ``smiles``'s molecule that this representation encodes."""
@@ -135,11 +144,24 @@ REPRESENTATIONS = {"smiles": SmilesRepr, "selfies": SelfiesRepr,
 
 
 def get_repr(name: str):
-    """The representation called ``name`` (``"smiles"`` or ``"selfies"``)."""
-    if name not in REPRESENTATIONS:
+    """The representation called ``name``: one of ``REPRESENTATIONS``, or ``"base:N"`` for a
+    representation that takes one integer (``"selfies-short:64"``: 64 random orders)."""
+    base, sep, arg = name.partition(":") if isinstance(name, str) else (name, "", "")
+    if base not in REPRESENTATIONS:
         raise ValueError(f"unknown molecule representation {name!r}; choose one of "
                          f"{', '.join(REPRESENTATIONS)}")
-    return REPRESENTATIONS[name]()
+    cls = REPRESENTATIONS[base]
+    if not sep:
+        return cls()
+    param = getattr(cls, "parameter", None)
+    if param is None:
+        raise ValueError(f"molecule representation {base!r} takes no ':' parameter; got {name!r}")
+    try:
+        value = int(arg)
+    except ValueError:
+        raise ValueError(f"molecule representation {name!r}: {param} must be an integer; "
+                         f"got {arg!r}") from None
+    return cls(**{param: value})
 
 
 class Vocabulary:
