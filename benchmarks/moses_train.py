@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import resource
 import time
 import warnings
 from pathlib import Path
@@ -179,12 +180,16 @@ def main(argv=None):
     load0 = os.getloadavg()
     if args.resume:
         return resume(args, load0)
-    t0, c0 = time.time(), time.process_time()
+    def cpu():  # this process and its finished children (the --prep-jobs workers)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + kids.ru_utime + kids.ru_stime
+
+    t0, c0 = time.time(), cpu()
     smiles = glm.read_smiles(args.data, subset_n=args.subset, seed=args.seed)
     data = glm.prepare(smiles, args.repr, max_length=args.max_length,
                        strip_salts=args.standardize, neutralize=args.standardize,
                        n_jobs=args.prep_jobs)
-    t_prep, c_prep = time.time() - t0, time.process_time() - c0
+    t_prep, c_prep = time.time() - t0, cpu() - c0
     print(data.report(), f"({t_prep:.0f} s wall, {c_prep:.0f} s CPU)", flush=True)
     gen = MoleculeGenerator(model=args.model, representation=args.repr,
                             max_length=args.max_length, model_params=params, seed=args.seed)
