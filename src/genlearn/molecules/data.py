@@ -162,7 +162,10 @@ def prepare(smiles, representation: str = "smiles", *, max_length: int | None = 
 
         size = -(-len(smiles) // (8 * n_jobs))  # 8 chunks a worker: an even finish
         chunks = [(smiles[i:i + size], representation, kw) for i in range(0, len(smiles), size)]
-        with mp.get_context("spawn").Pool(n_jobs) as pool:
+        # fork where there is one, as MoleculeGenerator.sample does: a caller's script needs no
+        # ``if __name__ == "__main__"`` guard, and the workers run RDKit only, no torch
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ctx.Pool(n_jobs) as pool:
             cleaned = [r for part in pool.map(_clean_chunk, chunks) for r in part]
     out = PreparedMolecules([], [], rep.name)
     seen = set()
