@@ -7,9 +7,11 @@ every other character (atoms, bonds, branches, ring-bond digits). ``"".join(toke
 string back exactly. SELFIES (Krenn et al. 2020) tokens are its bracketed symbols, split by the
 ``selfies`` package; any SELFIES string decodes to a valid molecule.
 
-A representation is a strategy object (:class:`SmilesRepr`, :class:`SelfiesRepr`) with
-``tokenize(smiles) -> list[str]`` and ``to_smiles(tokens) -> str | None``; ``REPRESENTATIONS``
-maps the names the CLI takes to them.
+A representation is a strategy object (:class:`SmilesRepr`, :class:`SelfiesRepr`,
+:class:`ShortSelfiesRepr`) with ``tokenize(smiles) -> list[str]`` and
+``to_smiles(tokens) -> str | None``; ``REPRESENTATIONS`` maps the names the CLI takes to them,
+and :func:`get_repr` also reads ``"name:N"`` for one that takes an integer
+(``"selfies-short:64"``).
 """
 
 from __future__ import annotations
