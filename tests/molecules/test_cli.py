@@ -75,6 +75,26 @@ def test_train_repr_takes_a_number_of_orders_and_rejects_unknown_names(molecules
     assert not (tmp_path / "r2").exists()
 
 
+def test_train_without_the_chem_extra_is_one_line_naming_the_install(molecules_csv, tmp_path,
+                                                                     capsys, monkeypatch):
+    from genlearn.molecules import _chem
+
+    real = _chem.importlib.import_module
+
+    def without_chem(name):
+        if name.split(".")[0] in ("rdkit", "selfies"):
+            raise ImportError(f"No module named {name!r}")
+        return real(name)
+
+    monkeypatch.setattr(_chem.importlib, "import_module", without_chem)
+    for extra in ([], ["--repr", "selfies-short:64"]):  # the --repr check must not raise it
+        assert main(["molecules", "train", str(molecules_csv), "--out", str(tmp_path / "r"),
+                     *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "pip install genlearn[chem]" in err
+    assert not (tmp_path / "r").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--column", "smi"], "no column 'smi'"),
     (["--max-length", "3"], "no usable molecule"),

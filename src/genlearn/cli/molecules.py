@@ -104,15 +104,19 @@ def add_parser(subparsers) -> None:
 
 
 def _repr_name(name: str) -> str:
-    """``--repr``'s type: a name ``get_repr`` knows, else argparse's usage error."""
+    """``--repr``'s type: a name ``get_repr`` knows, else argparse's usage error. A missing
+    chem extra is not the name's fault: the command reports it in one line when it runs."""
     import argparse
 
+    from ..molecules._chem import MissingExtraError
     from ..molecules.tokens import get_repr
 
     try:
         get_repr(name)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    except MissingExtraError:  # raised after the name was checked
+        pass
     return name
 
 

@@ -121,9 +121,10 @@ class ShortSelfiesRepr(SelfiesRepr):
     seed = 1  # RDKit draws unseeded random orders at seed 0
 
     def __init__(self, n_orders: int = default_orders):
-        super().__init__()
+        # the argument first: a bad one is a ValueError even where the chem extra is missing
         if isinstance(n_orders, bool) or not isinstance(n_orders, int) or n_orders < 1:
             raise ValueError(f"n_orders must be an integer >= 1; got {n_orders!r}")
+        super().__init__()
         self.n_orders = n_orders
         if n_orders != self.default_orders:  # the name says everything the strings depend on
             self.name = f"{type(self).name}:{n_orders}"
