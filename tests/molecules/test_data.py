@@ -109,7 +109,7 @@ def test_prepare_canonicalises_strips_salts_neutralises_and_counts_every_drop(ca
     assert "3 invalid SMILES" in d.report() and "3 invalid SMILES" in caplog.text
 
 
-def test_prepare_in_worker_processes_gives_the_serial_result():
+def test_prepare_in_worker_processes_gives_the_serial_result(monkeypatch):
     smiles = MOLS * 3 + ["C1CC", "CC(=O)[O-].[Na+]", "c1ccccc1" * 8, "CCO"]
     kw = {"max_length": 30, "deduplicate": True}
     one = glm.prepare(smiles, "selfies-short:8", **kw)
@@ -118,6 +118,15 @@ def test_prepare_in_worker_processes_gives_the_serial_result():
         (one.smiles, one.tokens, one.dropped, one.n_read)
     assert one.dropped == {"duplicates": 12, "invalid SMILES": 1, "longer than 30 tokens": 1}
     assert one.representation == "selfies-short:8"
+    calls = []
+    real = glm.SelfiesRepr.tokenize
+    monkeypatch.setattr(glm.SelfiesRepr, "tokenize",
+                        lambda self, s: calls.append(s) or real(self, s))
+    glm.prepare(smiles, "selfies", **kw)
+    assert len(calls) == len(MOLS) + 3       # each distinct valid molecule once, no duplicate
+    calls.clear()
+    glm.prepare(smiles, "selfies", max_length=30)
+    assert len(calls) == 3 * len(MOLS) + 3   # without deduplicate: every valid molecule
     with pytest.raises(ValueError, match="n_jobs"):
         glm.prepare(smiles, "selfies", n_jobs=0)
 

@@ -119,15 +119,19 @@ class PreparedMolecules:
         return "molecules: " + ", ".join(parts)
 
 
-def _clean(smiles, rep, kw) -> list:
+def _clean(smiles, rep, kw, deduplicate=False) -> list:
     """``[canonical or None, tokens or None]`` for each of ``smiles``: the per-molecule work of
-    :func:`prepare`, done in one process or in each worker of a pool."""
-    out = []
+    :func:`prepare`, done in one process or in each worker of a pool. With ``deduplicate`` a
+    repeat of an earlier molecule in ``smiles`` is not tokenized (``prepare`` drops it as a
+    duplicate before it looks at the tokens)."""
+    out, seen = [], set()
     for s in smiles:
         can = canonical(s, **kw)
-        if can is None:
-            out.append((None, None))
+        if can is None or (deduplicate and can in seen):
+            out.append((can, None))
             continue
+        if deduplicate:
+            seen.add(can)
         try:
             out.append((can, rep.tokenize(can)))
         except ValueError:
@@ -136,8 +140,8 @@ def _clean(smiles, rep, kw) -> list:
 
 
 def _clean_chunk(args) -> list:  # a pool worker: the representation travels by name
-    smiles, representation, kw = args
-    return _clean(smiles, get_repr(representation), kw)
+    smiles, representation, kw, deduplicate = args
+    return _clean(smiles, get_repr(representation), kw, deduplicate)
 
 
 def prepare(smiles, representation: str = "smiles", *, max_length: int | None = None,
@@ -156,12 +160,13 @@ def prepare(smiles, representation: str = "smiles", *, max_length: int | None = 
     kw = {"strip_salts": strip_salts, "neutralize": neutralize, "isomeric": isomeric}
     smiles = list(smiles)
     if n_jobs == 1 or len(smiles) < 2 * n_jobs:
-        cleaned = _clean(smiles, rep, kw)
+        cleaned = _clean(smiles, rep, kw, deduplicate)
     else:
         import multiprocessing as mp
 
         size = -(-len(smiles) // (8 * n_jobs))  # 8 chunks a worker: an even finish
-        chunks = [(smiles[i:i + size], representation, kw) for i in range(0, len(smiles), size)]
+        chunks = [(smiles[i:i + size], representation, kw, deduplicate)
+                  for i in range(0, len(smiles), size)]
         # fork where there is one, as MoleculeGenerator.sample does: a caller's script needs no
         # ``if __name__ == "__main__"`` guard, and the workers run RDKit only, no torch
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
