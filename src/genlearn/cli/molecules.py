@@ -20,7 +20,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..molecules.tokens import REPRESENTATIONS
+from ..molecules.tokens import REPRESENTATIONS, ShortSelfiesRepr
 from ._common import say, scalar
 
 MODEL_NAMES = ("rnn", "transformer", "hmm", "ngram", "seqvae")
@@ -38,7 +38,8 @@ def add_parser(subparsers) -> None:
     t.add_argument("--repr", type=_repr_name, default="selfies", metavar="REPR",
                    help=f"one of {', '.join(REPRESENTATIONS)} (default selfies); "
                    "selfies-short: SELFIES of the atom order with the shortest branches and "
-                   "ring bonds among 32 random orders, selfies-short:N among N")
+                   f"ring bonds among {ShortSelfiesRepr.default_orders} random orders, "
+                   "selfies-short:N among N")
     t.add_argument("--out", required=True, help="the run folder to write")
     t.add_argument("--column", default="SMILES", help="the SMILES column (default SMILES)")
     t.add_argument("--subset", type=int, default=None, help="train on N random molecules")
