@@ -59,6 +59,15 @@ def test_image_grid_png_shows_one_dark_tile_per_image(tmp_path, n):
     assert blank.mean() > rgb.mean() + 0.3  # empty paper is white, ink is dark
 
 
+def test_image_grid_png_takes_ncols(tmp_path):
+    ink = np.ones((20, 6, 6))
+    dark = _rgb(viz.save_image_grid(ink, tmp_path / "g.png", ncols=10)).mean(axis=-1) < 0.5
+    labels, tiles = ndimage.label(dark)
+    assert tiles == 20
+    rows = {round(sl[0].start / dark.shape[0], 1) for sl in ndimage.find_objects(labels)}
+    assert len(rows) == 2  # two rows of ten, where the default would be five rows of four
+
+
 def test_image_grid_png_follows_the_image_content(tmp_path):
     half = np.zeros((4, 8, 8))
     half[:, :, :4] = 1.0  # left half inked

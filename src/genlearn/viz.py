@@ -56,7 +56,7 @@ def save_image_grid(images, path, image_shape: tuple[int, int] | None = None,
     lo, hi = float(images.min()), float(images.max())
     if lo < 0.0 or hi > 1.0:  # real-valued data: show the range that is there
         images = (images - lo) / (hi - lo if hi > lo else 1.0)
-    grid = image_grid(images)
+    grid = image_grid(images, ncols)
     plt = _pyplot()
     scale = max(2.0, min(10.0, grid.shape[1] / 12))
     fig, ax = plt.subplots(figsize=(scale, scale * grid.shape[0] / grid.shape[1]))
