@@ -12,6 +12,11 @@ test images as test set). An RBF SVM (scikit-learn defaults) trained on:
 - ``svm_shifts_interp``: + ``ImageAugmenter("interpolate")`` (the VAE fitted on the real and
   shifted images, ``per_class`` latent interpolations between two labelled images of a class);
 - ``svm_shifts_sample``: the same VAE, decoder means at z ~ N(0, I) instead;
+- ``svm_shifts_rotate``: + ``copies`` rotations of each labelled image by ~U(-10, 10) degrees
+  (the issue's classic "small shifts/rotations"); ``svm_shifts_affine_thickness``: + ``copies``
+  affine (rotation, scale, shear) and ``copies`` stroke-thickness copies of each (the stronger
+  classic baseline, :mod:`genlearn.augment.classic`); ``svm_shifts_affine_thickness_morph100``:
+  those and 100 morphs per class (generative on top of classic). ``--skip-classic`` skips them.
 - ``svm_shifts_pixmix``: the control without a model: a * x_i + (1 - a) * x_j of two labelled
   images of a class, a ~ U(0, 1), as many.
 - with ``--filters``: ``svm_shifts_interp_nn`` keeps the interpolations whose nearest labelled
@@ -88,6 +93,23 @@ def filtered(aug, Xsh, ysh, Xt, yt, seed):
                                                   Xt, yt)}
 
 
+def classic_columns(Xs, ys, Xt, yt, shape, seed, copies):
+    """The classic-augmentation columns, and the morphs on top of the stronger one."""
+    rec = {}
+    for name, transforms, per_class in (("rotate", ("rotate",), 0),
+                                        ("affine_thickness", ("affine", "thickness"), 0),
+                                        ("affine_thickness_morph100", ("affine", "thickness"),
+                                         100)):
+        t0, w0 = time.process_time(), time.perf_counter()
+        aug = ImageAugmenter("morph", per_class=per_class, image_shape=shape, seed=seed,
+                             transforms=transforms, copies=copies)
+        Xa, ya, _ = aug.fit(Xs, ys).augment(Xs, ys)
+        rec[f"{name}_cpu_seconds"] = round(time.process_time() - t0, 1)
+        rec[f"{name}_wall_seconds"] = round(time.perf_counter() - w0, 1)
+        rec[f"svm_shifts_{name}"] = svm_accuracy(Xa, ya, Xt, yt)
+    return rec
+
+
 def svm_accuracy(X, y, Xt, yt):
     return float(np.mean(SVC().fit(X, y).predict(Xt) == yt))
 
@@ -118,6 +140,10 @@ def main(argv=None):
     ap.add_argument("--skip-old", action="store_true", help="skip the svm_*cvae columns")
     ap.add_argument("--filters", action="store_true", help="add the filtered-interpolation "
                     "columns")
+    ap.add_argument("--skip-classic", action="store_true", help="skip the rotate / affine + "
+                    "thickness columns")
+    ap.add_argument("--copies", type=int, default=10, help="classic copies of each labelled "
+                    "image per transform")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -150,6 +176,8 @@ def main(argv=None):
                 rec[f"morph{n}_cpu_seconds"] = round(time.process_time() - t0, 1)
                 rec[f"morph{n}_wall_seconds"] = round(time.perf_counter() - w0, 1)
                 rec[f"svm_shifts_morph{n}"] = svm_accuracy(Xa, ya, Xt, yt)
+            if not args.skip_classic:
+                rec.update(classic_columns(Xs, ys, Xt, yt, shape, seed, args.copies))
             Xm, ym = pixel_mix(Xs, ys, args.interp_per_class, np.random.default_rng(seed))
             rec["svm_shifts_pixmix"] = svm_accuracy(np.r_[Xsh, Xm], np.r_[ysh, ym], Xt, yt)
             if args.skip_vae:
@@ -187,7 +215,8 @@ def write(out, rows, args):
                                "per_class": args.per_class,
                                "interp_per_class": args.interp_per_class,
                                "morph_per_class": args.morph_per_class,
-                               "epochs": args.epochs, "hidden": args.hidden}, indent=1) + "\n")
+                               "epochs": args.epochs, "hidden": args.hidden,
+                               "copies": args.copies}, indent=1) + "\n")
     return summary
 
 

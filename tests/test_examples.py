@@ -10,6 +10,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TINY_ARGS = {
     "compare_digits.py": ["--epochs", "1", "--models", "vae,hmm", "--samples", "200"],
     "gan_modes.py": ["--epochs", "1", "--rows", "512"],
+    "image_augment.py": ["--k", "3", "--per-class", "4", "--copies", "1"],
     "hmm_text.py": ["--chars", "3000", "--states", "4", "--iters", "3"],
     "hmm_weather.py": ["--days", "30", "--sequences", "5", "--restarts", "1"],
     "music_chorales.py": ["--pieces", "4", "--epochs", "1", "--hidden", "2"],

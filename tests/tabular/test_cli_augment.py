@@ -1,6 +1,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from genlearn.cli import main
 
@@ -69,6 +70,7 @@ def test_augment_images(tmp_path, capsys):
     with np.load(out) as a:  # 18 real, 4 x 18 shifted, 3 x 4 interpolated
         assert a["X"].shape == (18 * 5 + 12, 64) and a["synthetic"].sum() == 12
         assert a["shifted"].sum() == 72 and not (a["shifted"] & a["synthetic"]).any()
+        assert not a["transformed"].any()
         np.testing.assert_array_equal(a["X"][:18], d.data[idx] / 16.0)
         assert np.array_equal(a["y"][90:], np.repeat([0, 1, 2], 4))
         assert np.all((a["X"] >= 0) & (a["X"] <= 1))
@@ -76,6 +78,21 @@ def test_augment_images(tmp_path, capsys):
                  "--method", "sample", "--no-shifts", "-o", str(out), "--force"]) == 0
     with np.load(out) as a:
         assert a["X"].shape == (18 + 9, 64) and a["synthetic"].sum() == 9
+    assert main(["augment", "images", str(src), "--per-class", "2", "--transforms", "affine",
+                 "thickness", "--copies", "3", "-o", str(out), "--force"]) == 0
+    with np.load(out) as a:  # 18 real, 72 shifted, 2 x 3 x 18 transformed, 3 x 2 morphs
+        assert a["X"].shape == (90 + 108 + 6, 64)
+        np.testing.assert_array_equal(a["shifted"], (np.arange(204) >= 18) & (np.arange(204) < 90))
+        np.testing.assert_array_equal(a["transformed"],
+                                      (np.arange(204) >= 90) & (np.arange(204) < 198))
+        np.testing.assert_array_equal(a["synthetic"], np.arange(204) >= 198)
+        np.testing.assert_array_equal(a["y"][90:198], np.tile(d.target[idx], 6))
+        assert np.all((a["X"] >= 0) & (a["X"] <= 1))
+    with pytest.raises(SystemExit):
+        main(["augment", "images", str(src), "--transforms", "blur", "-o",
+              str(tmp_path / "z.npz")])
+    assert "invalid choice: 'blur'" in capsys.readouterr().err
+    assert not (tmp_path / "z.npz").exists()
     assert main(["augment", "images", str(src), "--model", "cart", "-o",
                  str(tmp_path / "x.npz")]) == 1
     assert "does not make images" in capsys.readouterr().err
@@ -97,3 +114,22 @@ def test_augment_images_vae_interpolations(tmp_path):
     with np.load(out) as a:  # 10 real, 40 shifted, 2 x 2 decoded interpolations
         assert a["X"].shape == (54, 64) and a["synthetic"].sum() == 4
         assert np.array_equal(a["y"][50:], [3, 3, 4, 4])
+
+
+def test_augment_images_gan_with_classic_copies(tmp_path):
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    idx = np.concatenate([np.flatnonzero(d.target == c)[:4] for c in (5, 6)])
+    src, out = tmp_path / "d.npz", tmp_path / "aug.npz"
+    np.savez(src, X=d.data[idx] / 16.0, y=d.target[idx])
+    assert main(["augment", "images", str(src), "--model", "gan", "--epochs", "1",
+                 "--per-class", "3", "--transforms", "rotate", "--copies", "2",
+                 "-o", str(out)]) == 0
+    with np.load(out) as a:  # 8 real, 2 x 8 rotated, 2 x 3 from the GAN
+        assert a["X"].shape == (8 + 16 + 6, 64)
+        np.testing.assert_array_equal(a["transformed"], (np.arange(30) >= 8) & (np.arange(30) < 24))
+        np.testing.assert_array_equal(a["synthetic"], np.arange(30) >= 24)
+        assert not a["shifted"].any()
+        np.testing.assert_array_equal(a["y"][8:24], np.tile(d.target[idx], 2))

@@ -7,7 +7,9 @@ interpolated bicubically to every pixel. ``warp(image, flow)`` reads the image a
 ``position + displacement``, so a flow found by ``register(a, b)`` makes ``warp(a, flow)``
 look like ``b``. ``morph`` blends two images of the same class part of the way along the flows
 between them, geometry and grey levels together: the in-between image of image morphing,
-where a pixel average of the two would show both strokes at once.
+where a pixel average of the two would show both strokes at once. ``affine`` reads images
+under a linear map about their centre (rotation, scale, shear: the classic augmentations of
+:mod:`genlearn.augment.classic`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,27 @@ def _dense(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(flow, size=size, mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
 
 
+def _centres(H: int, W: int, dtype) -> torch.Tensor:
+    """Every pixel's centre in grid_sample's normalised coordinates: ``(1, H, W, 2)``, x then y."""
+    ys = (2.0 * torch.arange(H, dtype=dtype) + 1.0) / H - 1.0
+    xs = (2.0 * torch.arange(W, dtype=dtype) + 1.0) / W - 1.0
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx, gy], -1)[None]
+
+
+def _read(images: torch.Tensor, where, upsample: int) -> torch.Tensor:
+    """``images`` (n, H, W) read, bilinear and zero outside, at the positions ``where(H, W)``
+    gives for each pixel ((n, H, W, 2), normalised). With ``upsample > 1`` the images are
+    enlarged that many times (bilinear), read there, and each block averaged back to a pixel."""
+    if upsample > 1:
+        big = F.interpolate(images[:, None], scale_factor=upsample, mode="bilinear",
+                            align_corners=False)[:, 0]
+        return F.avg_pool2d(_read(big, where, 1)[:, None], upsample)[:, 0]
+    H, W = images.shape[1:]
+    return F.grid_sample(images[:, None], where(H, W), mode="bilinear", padding_mode="zeros",
+                         align_corners=False)[:, 0]
+
+
 def warp(images: torch.Tensor, flow: torch.Tensor, upsample: int = 1) -> torch.Tensor:
     """``images`` (n, H, W) read at each pixel's centre plus ``flow`` (n, 2, g, g), bilinear,
     zero outside the image. One pixel is ``2 / W`` across and ``2 / H`` down. A zero flow
@@ -29,19 +52,29 @@ def warp(images: torch.Tensor, flow: torch.Tensor, upsample: int = 1) -> torch.T
     ``upsample > 1`` enlarges the images bilinearly that many times, warps them there and
     averages each block back to one pixel: sub-pixel detail of the deformation survives, at
     the cost of a slight blur (a zero flow no longer returns the image exactly)."""
-    n, H, W = images.shape
+    n = len(images)
     if flow.shape[:2] != (n, 2):
         raise ValueError(f"flow must be (n={n}, 2, g, g); got {tuple(flow.shape)}")
-    if upsample > 1:
-        big = F.interpolate(images[:, None], scale_factor=upsample, mode="bilinear",
-                            align_corners=False)[:, 0]
-        return F.avg_pool2d(warp(big, flow)[:, None], upsample)[:, 0]
-    ys = (2.0 * torch.arange(H, dtype=images.dtype) + 1.0) / H - 1.0  # pixel centres
-    xs = (2.0 * torch.arange(W, dtype=images.dtype) + 1.0) / W - 1.0
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    grid = torch.stack([gx, gy], -1)[None] + _dense(flow.to(images.dtype), (H, W))
-    return F.grid_sample(images[:, None], grid, mode="bilinear", padding_mode="zeros",
-                         align_corners=False)[:, 0]
+    return _read(images, lambda H, W: _centres(H, W, images.dtype)
+                 + _dense(flow.to(images.dtype), (H, W)), upsample)
+
+
+def affine(images: torch.Tensor, matrix: torch.Tensor, upsample: int = 1) -> torch.Tensor:
+    """``images`` (n, H, W) under the linear maps ``matrix`` (n, 2, 2) about the image centre,
+    in pixel units (x then y): the output pixel at offset p from the centre reads the input at
+    ``matrix @ p`` (bilinear, zero outside). The identity matrix returns the images unchanged
+    when ``upsample`` is 1; a rotation by 90 degrees of a square image is ``np.rot90``.
+    ``upsample`` as in :func:`warp`."""
+    n = len(images)
+    if matrix.shape != (n, 2, 2):
+        raise ValueError(f"matrix must be (n={n}, 2, 2); got {tuple(matrix.shape)}")
+
+    def where(H, W):
+        half = torch.tensor([W / 2.0, H / 2.0], dtype=images.dtype)
+        p = _centres(H, W, images.dtype) * half                     # pixel units, (1, H, W, 2)
+        return torch.einsum("nij,bhwj->nhwi", matrix.to(images.dtype), p) / half
+
+    return _read(images, where, upsample)
 
 
 def register(source: torch.Tensor, target: torch.Tensor, *, grid: int = 4,

@@ -11,13 +11,15 @@ writes ``--rows`` synthetic rows (``--balance``: the same number for each target
 :mod:`genlearn.tabular.report`; TSTR is scored on ``--test`` when given, otherwise on a 30%
 stratified split of the real table (whose rows the synthesizer may have seen: the report says so).
 The third reads labelled images (an ``.npz`` with arrays ``X``, values in [0, 1], and integer
-``y``) and writes the real images, their ±1-pixel shifts (``--no-shifts``: none) and
-``--per-class`` generated ones per class, with ``synthetic`` (generated) and ``shifted`` flags
-per row: :class:`genlearn.augment.ImageAugmenter` (``--method morph``, the default: morphs
-between two labelled images of a class along the smooth deformations that carry one onto the
-other; ``--method interpolate``: a conditional VAE on the real and shifted images decodes
-latent interpolations between two labelled images of a class; ``--method sample``: its prior
-draws); ``--model gan`` samples a conditional ``gl.GAN`` instead. Measured on digits
+``y``) and writes the real images, their ±1-pixel shifts (``--no-shifts``: none), ``--copies``
+random copies of each per classic ``--transforms`` (rotate, affine, thickness; none by default,
+``affine thickness`` measured best on digits) and ``--per-class`` generated ones per class, in
+that order, with ``synthetic`` (generated), ``shifted`` and ``transformed`` flags per row:
+:class:`genlearn.augment.ImageAugmenter` (``--method morph``, the default: morphs between two
+labelled images of a class along the smooth deformations that carry one onto the other;
+``--method interpolate``: a conditional VAE on the real and shifted images decodes latent
+interpolations between two labelled images of a class; ``--method sample``: its prior draws);
+``--model gan`` samples a conditional ``gl.GAN`` instead. Measured on digits
 (benchmarks/README.md) before relying on it.
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..augment.classic import TRANSFORMS
 from ._common import say
 
 MODELS = ("vae", "gan", "copula", "cart")
@@ -51,6 +54,11 @@ def add_parser(subparsers) -> None:
                         "or a conditional VAE's latent interpolations or prior samples")
     p.add_argument("--no-shifts", action="store_true",
                    help="images: neither fit on nor add the ±1-pixel shifts")
+    p.add_argument("--transforms", nargs="+", default=[], choices=sorted(TRANSFORMS),
+                   help="images: classic transforms whose random copies are added too "
+                        "(measured best on digits: affine thickness)")
+    p.add_argument("--copies", type=int, default=10,
+                   help="images: copies of each image per --transforms entry (default 10)")
     p.add_argument("--epochs", type=int, default=300, help="training epochs of a VAE or GAN "
                    "(tables; images with --method interpolate|sample or --model gan)")
     p.add_argument("--seed", type=int, default=0)
@@ -199,6 +207,8 @@ def _images(args, path: str) -> int:
         raise ValueError(f"{out} exists; pass --force to overwrite it")
     if args.per_class < 1:
         raise ValueError(f"--per-class must be a positive integer; got {args.per_class}")
+    if args.copies < 0:
+        raise ValueError(f"--copies must be >= 0; got {args.copies}")
     try:
         with np.load(path, allow_pickle=False) as data:
             X, y = np.asarray(data["X"], dtype=np.float64), np.asarray(data["y"])
@@ -216,19 +226,35 @@ def _images(args, path: str) -> int:
         from ..augment import ImageAugmenter
 
         aug = ImageAugmenter(args.method, args.per_class, shifts=not args.no_shifts,
-                             epochs=args.epochs, seed=args.seed).fit(X, y)
+                             epochs=args.epochs, seed=args.seed, transforms=args.transforms,
+                             copies=args.copies).fit(X, y)
         images, labels, synthetic = aug.augment(X, y)
         images = images.reshape(len(images), *X.shape[1:])
-        shifted = np.r_[np.zeros(len(X), bool), ~synthetic[len(X):]]
+        n_shifted = 0 if args.no_shifts else 4 * len(X)
     else:
+        from ..augment import transformed_copies
+
         gen = gl.GAN(epochs=args.epochs, seed=args.seed, verbose=False, device="cpu").fit(X, y)
         new = np.repeat(classes, args.per_class)
         fake = gen.sample(len(new), y=new, seed=args.seed).reshape(len(new), *X.shape[1:])
-        images, labels = np.concatenate([X, fake]), np.concatenate([y, new])
-        synthetic = np.r_[np.zeros(len(X), bool), np.ones(len(new), bool)]
-        shifted = np.zeros(len(images), bool)
+        side = int(round(np.sqrt(X[0].size)))
+        shape = X.shape[1:3] if X.ndim == 3 else (side, side)
+        if args.transforms and shape[0] * shape[1] != X[0].size:
+            raise ValueError(f"--transforms needs (n, H, W) images or square flat ones; X has "
+                             f"shape {X.shape}")
+        copies = transformed_copies(X.reshape(len(X), -1), shape, args.transforms, args.copies,
+                                    np.random.default_rng((args.seed, 1)))
+        images = np.concatenate([X, copies.reshape(len(copies), *X.shape[1:]), fake])
+        labels = np.concatenate([y, np.tile(y, len(args.transforms) * args.copies), new])
+        synthetic = np.r_[np.zeros(len(images) - len(new), bool), np.ones(len(new), bool)]
+        n_shifted = 0
+    n_transformed = len(args.transforms) * args.copies * len(X)
+    shifted, transformed = np.zeros(len(images), bool), np.zeros(len(images), bool)
+    shifted[len(X):len(X) + n_shifted] = True
+    transformed[len(X) + n_shifted:len(X) + n_shifted + n_transformed] = True
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        np.savez(f, X=images, y=labels, synthetic=synthetic, shifted=shifted)
-    say(f"wrote {len(X)} real, {int(shifted.sum())} shifted and {int(synthetic.sum())} "
-        f"generated images to {out}")
+        np.savez(f, X=images, y=labels, synthetic=synthetic, shifted=shifted,
+                 transformed=transformed)
+    say(f"wrote {len(X)} real, {n_shifted} shifted, {n_transformed} transformed and "
+        f"{int(synthetic.sum())} generated images to {out}")
     return 0
