@@ -66,3 +66,61 @@ def test_privacy_setting_errors():
         TabularSynthesizer(min_leaf=0)
     with pytest.raises(ValueError, match="apply to model='cart' only"):
         TabularSynthesizer(model="copula", smoothing=0.5)
+
+
+def few_values_table(n=300, seed=0) -> pd.DataFrame:
+    """Few distinct values per column (d rounded to 0.01), so CART, which draws training values
+    from small leaves, makes rows that equal a training row (14% of them with seed 0)."""
+    rng = np.random.default_rng(seed)
+    a = rng.choice(["x", "y", "z"], n)
+    return pd.DataFrame({"a": pd.Series(a, dtype="str"), "b": rng.random(n) < 0.4,
+                         "c": rng.integers(0, 4, n) + (a == "x"),
+                         "d": np.round(rng.normal(0, 1, n) + (a == "y"), 2)})
+
+
+def test_row_hashes_agree_with_row_equality():
+    from genlearn.tabular.transformer import row_hashes
+
+    df = few_values_table(200)
+    df.loc[3, "d"] = np.nan
+    df.loc[7] = df.loc[3]
+    h = row_hashes(df)
+    assert h.dtype == np.uint64 and len(h) == len(df)
+    keys = [tuple("nan" if isinstance(v, float) and np.isnan(v) else v for v in row)
+            for row in df.itertuples(index=False)]
+    for i in range(len(df)):  # equal hashes exactly where the rows are equal, by brute force
+        same_rows = {j for j in range(len(df)) if keys[j] == keys[i]}
+        assert {j for j in range(len(df)) if h[j] == h[i]} == same_rows
+    np.testing.assert_array_equal(row_hashes(df.set_index(np.arange(len(df)) + 1000)), h)
+
+
+def test_no_synthetic_row_equals_a_training_row_unless_allowed(tmp_path):
+    df = few_values_table()
+    allowing = gl.TabularSynthesizer(model="cart", seed=0, allow_copies=True).fit(df)
+    allowed = allowing.sample(500)
+    assert mt.privacy(df, allowed, df)["exact_copies"] > 0.1  # the table invites copies
+    syn = gl.TabularSynthesizer(model="cart", seed=0).fit(df)
+    fake = syn.sample(500)
+    assert mt.privacy(df, fake, df)["exact_copies"] == 0
+    assert (fake.dtypes == df.dtypes).all() and len(fake) == 500
+    pd.testing.assert_frame_equal(fake, gl.TabularSynthesizer(model="cart", seed=0).fit(df)
+                                  .sample(500))  # still the same table for the same seed
+    # every possible row of this table is a training row: the copies are left, with a warning
+    tiny = pd.DataFrame({"a": pd.Series(["x", "y"] * 10, dtype="str"), "b": [True, False] * 10})
+    with pytest.warns(UserWarning, match="5 of 5 synthetic rows still equal a training row"):
+        gl.TabularSynthesizer(model="cart", seed=0).fit(tiny).sample(5)
+    # a table with continuous columns: no copies, and the same rows as with allow_copies
+    t = make_table(200)
+    plain = gl.TabularSynthesizer(model="copula", seed=1).fit(t).sample(300)
+    assert mt.privacy(t, plain, t)["exact_copies"] == 0
+    pd.testing.assert_frame_equal(plain, gl.TabularSynthesizer(model="copula", seed=1,
+                                  allow_copies=True).fit(t).sample(300))
+    # the hashes travel with the checkpoint; a checkpoint without them does not reject
+    syn.save(tmp_path / "syn")
+    again = gl.load(tmp_path / "syn")
+    np.testing.assert_array_equal(again.row_hashes_, syn.row_hashes_)
+    pd.testing.assert_frame_equal(again.sample(200, seed=4), syn.sample(200, seed=4))
+    again.row_hashes_ = None  # as loaded from a checkpoint written before allow_copies
+    pd.testing.assert_frame_equal(again.sample(200, seed=4), allowing.sample(200, seed=4))
+    with pytest.raises(ValueError, match="allow_copies must be True or False"):
+        gl.TabularSynthesizer(allow_copies="no")

@@ -27,6 +27,7 @@ from scipy.stats import ks_2samp
 from scipy.stats.contingency import association
 
 from ..tabular.columns import detect_kind
+from ..tabular.transformer import row_hashes
 
 NUMERIC = ("continuous", "integer", "datetime")
 DISCRETE = ("categorical", "boolean")
@@ -300,10 +301,6 @@ def closest_distances(query, reference, kinds: dict, chunk: int = 256) -> np.nda
     return out
 
 
-def _row_keys(df: pd.DataFrame) -> pd.Series:
-    return df.astype(object).where(df.notna(), "<missing>").astype(str).agg("\x1f".join, axis=1)
-
-
 def privacy(train_real, synth, holdout_real, kinds: dict | None = None, max_rows: int = 2000,
             seed: int = 0) -> dict:
     """DCR of synthetic rows and of real hold-out rows to the training rows (medians and 5th
@@ -311,7 +308,7 @@ def privacy(train_real, synth, holdout_real, kinds: dict | None = None, max_rows
     synth = check_same_columns(train_real, synth)
     holdout_real = check_same_columns(train_real, holdout_real, "hold-out")
     kinds = column_kinds(train_real, kinds)
-    copies = float(_row_keys(synth).isin(set(_row_keys(train_real))).mean())
+    copies = float(np.isin(row_hashes(synth), row_hashes(train_real)).mean())
     rng = np.random.default_rng(seed)
     s = synth.iloc[rng.permutation(len(synth))[:max_rows]]
     h = holdout_real.iloc[rng.permutation(len(holdout_real))[:max_rows]]

@@ -36,13 +36,15 @@ from ..base import GenerativeModel
 from ..ops.hmm import cpu_threads
 from ..registry import register
 from .backends import BACKENDS
-from .transformer import TableTransformer, read_table
+from .transformer import TableTransformer, read_table, row_hashes
 
 log = logging.getLogger(__name__)
 
 # The default encoding of numbers per backend: measured in benchmarks/tables_normalization.py.
 DEFAULT_NORMALIZATION = {"vae": "mode", "gan": "mode", "copula": "quantile", "cart": "quantile"}
 MAX_REJECTION_ROUNDS = 50
+# allow_copies=False: rows equal to a training row are drawn again at most this many times
+COPY_REDRAW_ROUNDS = 50
 # target=: a class with fewer training rows than this gets a warning (its model sees only them)
 RARE_CLASS_ROWS = 5
 # calibrate=True: model quantiles from this many rows, at this many levels
@@ -77,6 +79,12 @@ class TabularSynthesizer(GenerativeModel):
         the leaf's kernel bandwidth (default 0: numbers are training values). Both move the
         synthetic rows away from the training rows (distance to closest record) at some cost
         in TSTR; measured in benchmarks/README.md.
+    allow_copies : bool (default False): whether a synthetic row may equal a training row in
+        every column. By default such rows are drawn again (from the same class model and
+        conditions; a few rounds, then a warning names how many are left, as on a table whose
+        every possible row is a training row). The fitted model keeps a 64-bit hash per
+        training row for this (in the checkpoint too), never the rows. Draws with no copy are
+        unchanged by it.
     seed : int or None; threads : torch CPU threads during fit/sample (default 1).
     """
 
@@ -90,13 +98,13 @@ class TabularSynthesizer(GenerativeModel):
                  lr: float | None = None, hidden: tuple[int, ...] = (128, 128),
                  latent_dim: int = 128, normalization: str = "auto", columns: dict | None = None,
                  target: str | None = None, calibrate: bool = True, min_leaf: int = 5,
-                 smoothing: float = 0.0, seed: int | None = 0,
+                 smoothing: float = 0.0, allow_copies: bool = False, seed: int | None = 0,
                  threads: int | None = 1, verbose: bool = False,
                  device: str = "cpu"):
         self.model, self.epochs, self.batch_size, self.lr = model, epochs, batch_size, lr
         self.hidden, self.latent_dim, self.normalization = hidden, latent_dim, normalization
         self.columns, self.target, self.calibrate = columns, target, calibrate
-        self.min_leaf, self.smoothing = min_leaf, smoothing
+        self.min_leaf, self.smoothing, self.allow_copies = min_leaf, smoothing, allow_copies
         self.seed, self.threads = seed, threads
         self.verbose, self.device = verbose, device
         self._validate_params()
@@ -114,6 +122,8 @@ class TabularSynthesizer(GenerativeModel):
                 or not all(isinstance(h, int) and h > 0 for h in self.hidden)):
             raise ValueError(f"hidden must be a non-empty tuple of positive ints; got "
                              f"{self.hidden!r}")
+        if not isinstance(self.allow_copies, bool):
+            raise ValueError(f"allow_copies must be True or False; got {self.allow_copies!r}")
         if (isinstance(self.smoothing, bool) or not isinstance(self.smoothing, (int, float))
                 or not np.isfinite(self.smoothing) or self.smoothing < 0):
             raise ValueError(f"smoothing must be a number >= 0; got {self.smoothing!r}")
@@ -196,6 +206,7 @@ class TabularSynthesizer(GenerativeModel):
                 self.calibration_.append(calib)
                 self.history_ += [{"group": j, **rec} for rec in history]
         self.stop_reason_ = reasons[-1]
+        self.row_hashes_ = np.unique(row_hashes(df))
         self.n_features_in_ = df.shape[1]
         self.data_shape_ = (self.n_features_in_,)
         self.feature_names_in_ = np.asarray(self.transformer_.names, dtype=object)
@@ -302,16 +313,41 @@ class TabularSynthesizer(GenerativeModel):
             k = torch.multinomial(torch.as_tensor(counts / counts.sum()), n, replacement=True,
                                   generator=gen)
             per_group = torch.bincount(k, minlength=len(counts)).tolist()
+            left = 0
             for j, m in enumerate(per_group):
                 if m:
-                    M = self._draw(self.backends_[j], m, cond, gen)
-                    if self.target is not None:  # each group's model is of one class
-                        start, w = self.transformer_.spans()[self.target]
-                        M[:, start:start + w] = np.eye(w)[j]
                     calib = self.calibration_[j] if calibrate else None
-                    parts.append(self.transformer_.inverse_transform(M, calib))
+                    rows = self._rows(j, m, cond, calib, gen)
+                    copied = self._copies(rows)
+                    for _ in range(COPY_REDRAW_ROUNDS):
+                        if not copied.any():
+                            break
+                        rows = pd.concat([rows[~copied], self._rows(j, int(copied.sum()), cond,
+                                                                    calib, gen)],
+                                         ignore_index=True)
+                        copied = self._copies(rows)
+                    left += int(copied.sum())
+                    parts.append(rows)
             order = torch.randperm(n, generator=gen).numpy()
+        if left:
+            warnings.warn(f"{left} of {n} synthetic rows still equal a training row after "
+                          f"{COPY_REDRAW_ROUNDS} redraws: the model (or the table) has few "
+                          "distinct rows", UserWarning, stacklevel=2)
         return pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
+
+    def _rows(self, j: int, m: int, cond: dict, calib, gen) -> pd.DataFrame:
+        """``m`` decoded rows of group ``j``'s model meeting ``cond``."""
+        M = self._draw(self.backends_[j], m, cond, gen)
+        if self.target is not None:  # each group's model is of one class
+            start, w = self.transformer_.spans()[self.target]
+            M[:, start:start + w] = np.eye(w)[j]
+        return self.transformer_.inverse_transform(M, calib)
+
+    def _copies(self, rows: pd.DataFrame) -> np.ndarray:
+        """Which ``rows`` equal a training row (none when ``allow_copies`` or no hashes)."""
+        if self.allow_copies or getattr(self, "row_hashes_", None) is None:
+            return np.zeros(len(rows), dtype=bool)
+        return np.isin(row_hashes(rows), self.row_hashes_)
 
     def evaluate(self, X, y=None, *, seed=0) -> dict:
         """Table metrics of as many samples as held-out rows ``X`` (no likelihood): column
@@ -348,6 +384,7 @@ class TabularSynthesizer(GenerativeModel):
             meta, ts = backend.get_state() if backend is not None else (None, {})
             metas.append(meta)
             tensors.update({f"g{j}.{k}": v for k, v in ts.items()})
+        tensors["row_hashes"] = torch.from_numpy(self.row_hashes_.view(np.int64).copy())
         return {"transformer": self.transformer_.to_json(), "backends": metas,
                 "calibration": self.calibration_, "group_counts_": self.group_counts_,
                 "history_": self.history_, "stop_reason_": self.stop_reason_,
@@ -366,6 +403,8 @@ class TabularSynthesizer(GenerativeModel):
                                   if k.startswith(prefix)}, self.transformer_, self._params())
             self.backends_.append(backend)
         self.calibration_ = meta["calibration"]
+        hashes = tensors.get("row_hashes")  # absent in checkpoints written before allow_copies
+        self.row_hashes_ = None if hashes is None else hashes.numpy().view(np.uint64).copy()
         self.group_counts_ = meta["group_counts_"]
         self.history_ = meta["history_"]
         self.stop_reason_ = meta["stop_reason_"]

@@ -19,6 +19,15 @@ from .normalizers import NORMALIZERS
 FORMAT_VERSION = 1
 
 
+def row_hashes(df: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each row's values (uint64, one per row): equal rows, equal hashes. A
+    row is its cells as text, a missing cell as one token, so 1 and 1.0 in columns of the same
+    dtype agree and the hash does not depend on the index."""
+    keys = df.astype(object).where(df.notna(), "<missing>").astype(str)
+    joined = keys.agg("\x1f".join, axis=1) if len(df.columns) else pd.Series([""] * len(df))
+    return pd.util.hash_pandas_object(joined, index=False).to_numpy(dtype=np.uint64)
+
+
 def read_table(data, *, name: str = "data") -> pd.DataFrame:
     """A DataFrame from a DataFrame or a CSV path, with clear errors for unreadable files."""
     if isinstance(data, pd.DataFrame):
