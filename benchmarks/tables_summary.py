@@ -9,9 +9,12 @@ from pathlib import Path
 import numpy as np
 
 R = Path(__file__).with_name("results")
-for table in ("credit_data", "mlc_churn", "breast_cancer"):
+for table in ("credit_data", "mlc_churn", "breast_cancer", "penguins", "diamonds",
+              "diamonds_sub5000"):
     runs, trtr = [], None
-    for f in sorted(R.glob(f"tables_{table}*.json")):
+    for f in (R / f"tables_{table}.json", R / f"tables_{table}_ctgan.json"):
+        if not f.exists():
+            continue
         d = json.loads(f.read_text())
         trtr = trtr or d.get("trtr")
         src = "ctgan package" if f.stem.endswith("_ctgan") else "genlearn"

@@ -59,8 +59,8 @@ class TabularSynthesizer(GenerativeModel):
     Parameters
     ----------
     model : {"cart", "vae", "gan", "copula"}; the default, ``cart``, had the best TSTR and
-        fidelity in benchmarks/README.md (credit_data, mlc_churn, breast cancer) and fits in
-        seconds.
+        fidelity in benchmarks/README.md (credit_data, mlc_churn, breast cancer, penguins,
+        diamonds) and fits in seconds.
     epochs, batch_size, lr : training of the neural backends (lr None: the backend's default,
         1e-3 for the VAE, 2e-4 for the GAN).
     hidden : widths of the hidden layers; latent_dim : size of z.
