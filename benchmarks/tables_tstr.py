@@ -132,8 +132,10 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     target = TARGETS[args.table]
     df = load_table(args.table).dropna().reset_index(drop=True)
+    name = args.table  # a subsample's runs go to their own file, never among the full table's
     if args.subsample is not None and args.subsample < len(df):
         df = df.sample(n=args.subsample, random_state=0).reset_index(drop=True)
+        name = f"{args.table}_sub{args.subsample}"
     # stratified on scikit-learn's class codes, so breast cancer gets the split (the
     # string labels order the classes the other way round and give another split)
     strata = sklearn_codes(args.table, df[target])
@@ -141,10 +143,15 @@ def main(argv=None):
     train, test = train.reset_index(drop=True), test.reset_index(drop=True)
     kinds = mt.column_kinds(train)
     discrete = [c for c, k in kinds.items() if k in ("categorical", "boolean")]
-    out_path = Path(args.out or Path(__file__).with_name("results") / f"tables_{args.table}.json")
+    out_path = Path(args.out or Path(__file__).with_name("results") / f"tables_{name}.json")
     results = json.loads(out_path.read_text()) if out_path.exists() else {}
     results.setdefault("runs", [])
-    results.update({"table": args.table, "target": target, "subsample": args.subsample,
+    if results.get("subsample") != (None if name == args.table else args.subsample) \
+            and results.get("runs"):
+        raise SystemExit(f"{out_path} holds runs on another subsample ({results.get('subsample')})"
+                         "; pass another --out")
+    results.update({"table": args.table, "target": target,
+                    "subsample": None if name == args.table else args.subsample,
                     "train_rows": len(train),
                     "test_rows": len(test), "threads": args.threads})
     base = mt.tstr(train, train, test, target)["real"]

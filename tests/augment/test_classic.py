@@ -64,6 +64,16 @@ def test_affine_draws_stay_in_their_ranges():
     sheared = Affine(degrees=0, scale=0.0, shear=0.15).matrices(500, rng)
     assert np.allclose(sheared[:, [0, 1, 1], [0, 0, 1]], [1, 0, 1])
     assert np.abs(sheared[:, 0, 1]).max() <= 0.15
+    # all three at once: the reading map is R(angle) @ [[1, shear], [0, 1]] / size, the draws
+    # in that order (angle, size, shear)
+    m = Affine(degrees=20, scale=0.2, shear=0.3).matrices(50, np.random.default_rng(7))
+    r = np.random.default_rng(7)
+    angle = np.deg2rad(r.uniform(-20, 20, 50))
+    size, shear = 1 + r.uniform(-0.2, 0.2, 50), r.uniform(-0.3, 0.3, 50)
+    for i in range(50):
+        c, s = np.cos(angle[i]), np.sin(angle[i])
+        want = np.array([[c, c * shear[i] - s], [s, s * shear[i] + c]]) / size[i]
+        np.testing.assert_allclose(m[i], want, atol=1e-12)
     images, _ = digits()
     out = Rotate(degrees=0, upsample=1).apply(images, rng)
     np.testing.assert_allclose(out, images, atol=1e-12)  # no angle: the images
@@ -153,6 +163,12 @@ def test_transform_errors():
         ImageAugmenter(transforms=("rotate", "blur"))
     with pytest.raises(ValueError, match=r"a list of transforms; got the string 'rotate'"):
         ImageAugmenter(transforms="rotate")
+    with pytest.raises(ValueError, match="a list of transforms"):
+        ImageAugmenter(transforms=None)
+    with pytest.raises(ValueError, match=r"an instance: Rotate\(\), not Rotate"):
+        get_transform(Rotate)
+    aug = ImageAugmenter(transforms=(t for t in ["rotate", Thickness(0.1)]))  # a generator
+    assert len(aug.transforms) == 2 and isinstance(aug.transforms[1], Thickness)
     with pytest.raises(ValueError, match="copies must be >= 0"):
         ImageAugmenter(copies=-1)
     with pytest.raises(ValueError, match="degrees must be <= 180"):

@@ -1,5 +1,7 @@
 """CART's privacy settings: ``min_leaf`` (leaf size) and ``smoothing`` (kernel noise on numbers)."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,10 +86,13 @@ def test_row_hashes_agree_with_row_equality():
     df = few_values_table(200)
     df.loc[3, "d"] = np.nan
     df.loc[7] = df.loc[3]
+    df.loc[[10, 11], "d"] = [0.0, -0.0]  # equal as numbers
+    df.loc[11, ["a", "b", "c"]] = df.loc[10, ["a", "b", "c"]]
     h = row_hashes(df)
     assert h.dtype == np.uint64 and len(h) == len(df)
     keys = [tuple("nan" if isinstance(v, float) and np.isnan(v) else v for v in row)
             for row in df.itertuples(index=False)]
+    assert keys[10] == keys[11] and h[10] == h[11]
     for i in range(len(df)):  # equal hashes exactly where the rows are equal, by brute force
         same_rows = {j for j in range(len(df)) if keys[j] == keys[i]}
         assert {j for j in range(len(df)) if h[j] == h[i]} == same_rows
@@ -100,11 +105,13 @@ def test_no_synthetic_row_equals_a_training_row_unless_allowed(tmp_path):
     allowed = allowing.sample(500)
     assert mt.privacy(df, allowed, df)["exact_copies"] > 0.1  # the table invites copies
     syn = gl.TabularSynthesizer(model="cart", seed=0).fit(df)
-    fake = syn.sample(500)
+    with pytest.warns(UserWarning, match=r"\(14%\) equalled a training row and were drawn again"):
+        fake = syn.sample(500)
     assert mt.privacy(df, fake, df)["exact_copies"] == 0
     assert (fake.dtypes == df.dtypes).all() and len(fake) == 500
-    pd.testing.assert_frame_equal(fake, gl.TabularSynthesizer(model="cart", seed=0).fit(df)
-                                  .sample(500))  # still the same table for the same seed
+    with pytest.warns(UserWarning, match="drawn again"):  # still the same table, same seed
+        pd.testing.assert_frame_equal(fake, gl.TabularSynthesizer(model="cart", seed=0).fit(df)
+                                      .sample(500))
     # every possible row of this table is a training row: the copies are left, with a warning
     tiny = pd.DataFrame({"a": pd.Series(["x", "y"] * 10, dtype="str"), "b": [True, False] * 10})
     with pytest.warns(UserWarning, match="5 of 5 synthetic rows still equal a training row"):
@@ -119,8 +126,50 @@ def test_no_synthetic_row_equals_a_training_row_unless_allowed(tmp_path):
     syn.save(tmp_path / "syn")
     again = gl.load(tmp_path / "syn")
     np.testing.assert_array_equal(again.row_hashes_, syn.row_hashes_)
-    pd.testing.assert_frame_equal(again.sample(200, seed=4), syn.sample(200, seed=4))
-    again.row_hashes_ = None  # as loaded from a checkpoint written before allow_copies
-    pd.testing.assert_frame_equal(again.sample(200, seed=4), allowing.sample(200, seed=4))
+    with pytest.warns(UserWarning, match="drawn again"):
+        pd.testing.assert_frame_equal(again.sample(200, seed=4), syn.sample(200, seed=4))
+
+
+def test_a_checkpoint_without_row_hashes_warns_samples_with_copies_and_saves(tmp_path,
+                                                                            monkeypatch):
+    df = few_values_table()
+    syn = gl.TabularSynthesizer(model="cart", seed=0).fit(df)
+    get_state = TabularSynthesizer._get_state
+
+    def old_writer(self):  # the checkpoints written before allow_copies had no row hashes
+        meta, tensors = get_state(self)
+        tensors.pop("row_hashes")
+        return meta, tensors
+
+    monkeypatch.setattr(TabularSynthesizer, "_get_state", old_writer)
+    syn.save(tmp_path / "old")
+    monkeypatch.undo()
+    with pytest.warns(UserWarning, match="holds no training-row hashes"):
+        old = gl.load(tmp_path / "old")
+    assert old.row_hashes_ is None
+    allowing = gl.TabularSynthesizer(model="cart", seed=0, allow_copies=True).fit(df)
+    pd.testing.assert_frame_equal(old.sample(200, seed=4), allowing.sample(200, seed=4))
+    old.save(tmp_path / "again")  # and it saves again, still without hashes
+    with pytest.warns(UserWarning, match="holds no training-row hashes"):
+        assert gl.load(tmp_path / "again").row_hashes_ is None
+
+
+def test_redrawn_rows_keep_their_class_and_the_conditions():
+    df = few_values_table()
+    for kw in (dict(target="a"), {}):
+        syn = gl.TabularSynthesizer(model="cart", seed=2, **kw).fit(df)
+        allowing = gl.TabularSynthesizer(model="cart", seed=2, allow_copies=True, **kw).fit(df)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            fake = syn.sample(400, conditions={"b": True})
+            kept = allowing.sample(400, conditions={"b": True})
+        left = [int(str(w.message).split()[0]) for w in caught if "still equal" in str(w.message)]
+        assert fake["b"].all()  # the conditions hold for the redrawn rows too
+        copies = mt.privacy(df, fake, df)["exact_copies"] * len(fake)
+        assert copies == sum(left) and copies < 0.1 * mt.privacy(df, kept, df)["exact_copies"] \
+            * len(kept)  # the copies left are the ones the warning counts, and few
+        if kw:  # with target, each class keeps the count its model was given
+            pd.testing.assert_series_equal(fake["a"].value_counts().sort_index(),
+                                           kept["a"].value_counts().sort_index())
     with pytest.raises(ValueError, match="allow_copies must be True or False"):
         gl.TabularSynthesizer(allow_copies="no")

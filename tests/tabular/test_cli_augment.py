@@ -133,3 +133,12 @@ def test_augment_images_gan_with_classic_copies(tmp_path):
         np.testing.assert_array_equal(a["synthetic"], np.arange(30) >= 24)
         assert not a["shifted"].any()
         np.testing.assert_array_equal(a["y"][8:24], np.tile(d.target[idx], 2))
+    # no generated images: only the classic copies (and no GAN is fitted)
+    assert main(["augment", "images", str(src), "--model", "gan", "--per-class", "0",
+                 "--transforms", "thickness", "--copies", "1", "-o", str(out), "--force"]) == 0
+    with np.load(out) as a:
+        assert a["X"].shape == (16, 64) and a["transformed"].sum() == 8 and not a["synthetic"].any()
+    np.savez(src, X=d.data[idx], y=d.target[idx])  # grey levels 0-16, not divided
+    assert main(["augment", "images", str(src), "--model", "gan", "--per-class", "0",
+                 "--transforms", "rotate", "-o", str(tmp_path / "bad.npz")]) == 1
+    assert not (tmp_path / "bad.npz").exists()

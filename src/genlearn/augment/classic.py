@@ -112,9 +112,9 @@ def get_transform(spec):
         if spec not in TRANSFORMS:
             raise ValueError(f"unknown transform {spec!r}; choose from {', '.join(TRANSFORMS)}")
         return TRANSFORMS[spec]()
-    if not callable(getattr(spec, "apply", None)):
+    if isinstance(spec, type) or not callable(getattr(spec, "apply", None)):
         raise ValueError(f"a transform is one of {', '.join(TRANSFORMS)} or an object with "
-                         f"apply(images, rng); got {spec!r}")
+                         f"apply(images, rng) (an instance: Rotate(), not Rotate); got {spec!r}")
     return spec
 
 

@@ -192,9 +192,14 @@ class ImageAugmenter:
         if isinstance(transforms, str):
             raise ValueError(f"transforms must be a list of transforms; got the string "
                              f"{transforms!r} (write [{transforms!r}])")
+        try:
+            transforms = tuple(transforms)
+        except TypeError:
+            raise ValueError(f"transforms must be a list of transforms (names or objects); "
+                             f"got {transforms!r}") from None
         for t in transforms:
             get_transform(t)  # an unknown name fails here, not after a fit
-        self.transforms, self.copies = tuple(transforms), copies
+        self.transforms, self.copies = transforms, copies
         self.method, self.per_class, self.shifts = method, per_class, shifts
         self.grid, self.penalty, self.upsample = grid, penalty, upsample
         self.latent_dim, self.hidden, self.epochs = latent_dim, hidden, epochs

@@ -205,8 +205,9 @@ def _images(args, path: str) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise ValueError(f"{out} exists; pass --force to overwrite it")
-    if args.per_class < 1:
-        raise ValueError(f"--per-class must be a positive integer; got {args.per_class}")
+    if args.per_class < 0:
+        raise ValueError(f"--per-class must be >= 0 (0: no generated images); got "
+                         f"{args.per_class}")
     if args.copies < 0:
         raise ValueError(f"--copies must be >= 0; got {args.copies}")
     try:
@@ -224,28 +225,37 @@ def _images(args, path: str) -> int:
     say(f"{what}: {len(X)} images of {len(classes)} classes")
     if model == "vae":
         from ..augment import ImageAugmenter
+        from ..augment.images import SHIFTS
 
         aug = ImageAugmenter(args.method, args.per_class, shifts=not args.no_shifts,
                              epochs=args.epochs, seed=args.seed, transforms=args.transforms,
                              copies=args.copies).fit(X, y)
         images, labels, synthetic = aug.augment(X, y)
         images = images.reshape(len(images), *X.shape[1:])
-        n_shifted = 0 if args.no_shifts else 4 * len(X)
+        n_shifted = 0 if args.no_shifts else len(SHIFTS) * len(X)
     else:
         from ..augment import transformed_copies
 
-        gen = gl.GAN(epochs=args.epochs, seed=args.seed, verbose=False, device="cpu").fit(X, y)
         new = np.repeat(classes, args.per_class)
-        fake = gen.sample(len(new), y=new, seed=args.seed).reshape(len(new), *X.shape[1:])
-        side = int(round(np.sqrt(X[0].size)))
-        shape = X.shape[1:3] if X.ndim == 3 else (side, side)
-        if args.transforms and shape[0] * shape[1] != X[0].size:
-            raise ValueError(f"--transforms needs (n, H, W) images or square flat ones; X has "
-                             f"shape {X.shape}")
-        copies = transformed_copies(X.reshape(len(X), -1), shape, args.transforms, args.copies,
-                                    np.random.default_rng((args.seed, 1)))
+        fake = np.zeros((0, *X.shape[1:]))
+        if len(new):
+            gen = gl.GAN(epochs=args.epochs, seed=args.seed, verbose=False,
+                         device="cpu").fit(X, y)
+            fake = gen.sample(len(new), y=new, seed=args.seed).reshape(len(new), *X.shape[1:])
+        copies = np.zeros((0, *X.shape[1:]))
+        if args.transforms and args.copies:
+            side = int(round(np.sqrt(X[0].size)))
+            shape = X.shape[1:3] if X.ndim == 3 else (side, side)
+            if shape[0] * shape[1] != X[0].size:
+                raise ValueError(f"--transforms needs (n, H, W) images or square flat ones; X "
+                                 f"has shape {X.shape}")
+            if not np.isfinite(X).all() or X.min() < 0 or X.max() > 1:
+                raise ValueError("--transforms needs pixel values in [0, 1] (divide by the "
+                                 "maximum grey level first)")
+            copies = transformed_copies(X.reshape(len(X), -1), shape, args.transforms,
+                                        args.copies, np.random.default_rng((args.seed, 1)))
         images = np.concatenate([X, copies.reshape(len(copies), *X.shape[1:]), fake])
-        labels = np.concatenate([y, np.tile(y, len(args.transforms) * args.copies), new])
+        labels = np.concatenate([y, np.tile(y, len(copies) // len(X)), new])
         synthetic = np.r_[np.zeros(len(images) - len(new), bool), np.ones(len(new), bool)]
         n_shifted = 0
     n_transformed = len(args.transforms) * args.copies * len(X)

@@ -45,6 +45,8 @@ DEFAULT_NORMALIZATION = {"vae": "mode", "gan": "mode", "copula": "quantile", "ca
 MAX_REJECTION_ROUNDS = 50
 # allow_copies=False: rows equal to a training row are drawn again at most this many times
 COPY_REDRAW_ROUNDS = 50
+# ... and a warning says so when more than this share of a draw was redrawn
+COPY_WARN_SHARE = 0.1
 # target=: a class with fewer training rows than this gets a warning (its model sees only them)
 RARE_CLASS_ROWS = 5
 # calibrate=True: model quantiles from this many rows, at this many levels
@@ -80,11 +82,14 @@ class TabularSynthesizer(GenerativeModel):
         synthetic rows away from the training rows (distance to closest record) at some cost
         in TSTR; measured in benchmarks/README.md.
     allow_copies : bool (default False): whether a synthetic row may equal a training row in
-        every column. By default such rows are drawn again (from the same class model and
-        conditions; a few rounds, then a warning names how many are left, as on a table whose
-        every possible row is a training row). The fitted model keeps a 64-bit hash per
-        training row for this (in the checkpoint too), never the rows. Draws with no copy are
-        unchanged by it.
+        every column. By default such rows are drawn again, from the same model (with
+        ``target``, the same class's) and conditions, up to 50 times; a warning names the rows
+        still left (as on a table whose every possible row is a training row), or says so when
+        more than 10% of a draw was redrawn, since that moves the table away from the model's
+        distribution (without ``target``, the share of each class too). The fitted model keeps a
+        64-bit hash per training row for this (in the checkpoint too), not the rows; whoever
+        holds the checkpoint can still test whether a given row was a training row. Draws with
+        no copy are unchanged by it.
     seed : int or None; threads : torch CPU threads during fit/sample (default 1).
     """
 
@@ -313,19 +318,19 @@ class TabularSynthesizer(GenerativeModel):
             k = torch.multinomial(torch.as_tensor(counts / counts.sum()), n, replacement=True,
                                   generator=gen)
             per_group = torch.bincount(k, minlength=len(counts)).tolist()
-            left = 0
+            first = left = 0
             for j, m in enumerate(per_group):
                 if m:
                     calib = self.calibration_[j] if calibrate else None
                     rows = self._rows(j, m, cond, calib, gen)
                     copied = self._copies(rows)
+                    first += int(copied.sum())
                     for _ in range(COPY_REDRAW_ROUNDS):
                         if not copied.any():
                             break
-                        rows = pd.concat([rows[~copied], self._rows(j, int(copied.sum()), cond,
-                                                                    calib, gen)],
-                                         ignore_index=True)
-                        copied = self._copies(rows)
+                        new = self._rows(j, int(copied.sum()), cond, calib, gen)
+                        rows = pd.concat([rows[~copied], new], ignore_index=True)
+                        copied = np.r_[np.zeros(len(rows) - len(new), bool), self._copies(new)]
                     left += int(copied.sum())
                     parts.append(rows)
             order = torch.randperm(n, generator=gen).numpy()
@@ -333,6 +338,11 @@ class TabularSynthesizer(GenerativeModel):
             warnings.warn(f"{left} of {n} synthetic rows still equal a training row after "
                           f"{COPY_REDRAW_ROUNDS} redraws: the model (or the table) has few "
                           "distinct rows", UserWarning, stacklevel=2)
+        elif first > COPY_WARN_SHARE * n:
+            warnings.warn(f"{first} of {n} drawn rows ({first / n:.0%}) equalled a training row "
+                          "and were drawn again, which moves the synthetic table away from the "
+                          "model's distribution (allow_copies=True keeps them)", UserWarning,
+                          stacklevel=2)
         return pd.concat(parts, ignore_index=True).iloc[order].reset_index(drop=True)
 
     def _rows(self, j: int, m: int, cond: dict, calib, gen) -> pd.DataFrame:
@@ -384,7 +394,8 @@ class TabularSynthesizer(GenerativeModel):
             meta, ts = backend.get_state() if backend is not None else (None, {})
             metas.append(meta)
             tensors.update({f"g{j}.{k}": v for k, v in ts.items()})
-        tensors["row_hashes"] = torch.from_numpy(self.row_hashes_.view(np.int64).copy())
+        if self.row_hashes_ is not None:  # None: loaded from a checkpoint that had none
+            tensors["row_hashes"] = torch.from_numpy(self.row_hashes_.view(np.int64).copy())
         return {"transformer": self.transformer_.to_json(), "backends": metas,
                 "calibration": self.calibration_, "group_counts_": self.group_counts_,
                 "history_": self.history_, "stop_reason_": self.stop_reason_,
@@ -405,6 +416,10 @@ class TabularSynthesizer(GenerativeModel):
         self.calibration_ = meta["calibration"]
         hashes = tensors.get("row_hashes")  # absent in checkpoints written before allow_copies
         self.row_hashes_ = None if hashes is None else hashes.numpy().view(np.uint64).copy()
+        if hashes is None and not self.allow_copies:
+            warnings.warn("this checkpoint was written before allow_copies existed and holds no "
+                          "training-row hashes: its samples are not checked for copies of "
+                          "training rows", UserWarning, stacklevel=3)
         self.group_counts_ = meta["group_counts_"]
         self.history_ = meta["history_"]
         self.stop_reason_ = meta["stop_reason_"]

@@ -21,11 +21,14 @@ FORMAT_VERSION = 1
 
 def row_hashes(df: pd.DataFrame) -> np.ndarray:
     """A 64-bit hash of each row's values (uint64, one per row): equal rows, equal hashes. A
-    row is its cells as text, a missing cell as one token, so 1 and 1.0 in columns of the same
-    dtype agree and the hash does not depend on the index."""
+    cell is hashed as its text, a missing cell as one token and -0.0 as 0.0, so the hash does
+    not depend on the index and rows that compare equal hash equal."""
+    df = df.copy()
+    for name in df.columns:
+        if pd.api.types.is_float_dtype(df[name]):
+            df[name] = df[name] + 0.0  # -0.0 + 0.0 is 0.0
     keys = df.astype(object).where(df.notna(), "<missing>").astype(str)
-    joined = keys.agg("\x1f".join, axis=1) if len(df.columns) else pd.Series([""] * len(df))
-    return pd.util.hash_pandas_object(joined, index=False).to_numpy(dtype=np.uint64)
+    return pd.util.hash_pandas_object(keys, index=False).to_numpy(dtype=np.uint64)
 
 
 def read_table(data, *, name: str = "data") -> pd.DataFrame:
