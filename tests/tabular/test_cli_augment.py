@@ -101,14 +101,22 @@ def test_augment_images(tmp_path, capsys):
     assert "1 class(es)" in capsys.readouterr().err
 
 
-def test_augment_images_vae_interpolations(tmp_path):
+def digits_npz(tmp_path, classes, per):
+    """``per`` digits of each of ``classes`` in ``tmp_path/d.npz`` (X in [0, 1], y)."""
     import numpy as np
     from sklearn.datasets import load_digits
 
     d = load_digits()
-    idx = np.concatenate([np.flatnonzero(d.target == c)[:5] for c in (3, 4)])
+    idx = np.concatenate([np.flatnonzero(d.target == c)[:per] for c in classes])
     src, out = tmp_path / "d.npz", tmp_path / "aug.npz"
     np.savez(src, X=d.data[idx] / 16.0, y=d.target[idx])
+    return d, idx, src, out
+
+
+def test_augment_images_vae_interpolations(tmp_path):
+    import numpy as np
+
+    d, idx, src, out = digits_npz(tmp_path, (3, 4), 5)
     assert main(["augment", "images", str(src), "--per-class", "2", "--epochs", "2",
                  "--method", "interpolate", "-o", str(out)]) == 0
     with np.load(out) as a:  # 10 real, 40 shifted, 2 x 2 decoded interpolations
@@ -118,12 +126,8 @@ def test_augment_images_vae_interpolations(tmp_path):
 
 def test_augment_images_gan_with_classic_copies(tmp_path):
     import numpy as np
-    from sklearn.datasets import load_digits
 
-    d = load_digits()
-    idx = np.concatenate([np.flatnonzero(d.target == c)[:4] for c in (5, 6)])
-    src, out = tmp_path / "d.npz", tmp_path / "aug.npz"
-    np.savez(src, X=d.data[idx] / 16.0, y=d.target[idx])
+    d, idx, src, out = digits_npz(tmp_path, (5, 6), 4)
     assert main(["augment", "images", str(src), "--model", "gan", "--epochs", "1",
                  "--per-class", "3", "--transforms", "rotate", "--copies", "2",
                  "-o", str(out)]) == 0
