@@ -234,7 +234,7 @@ def _images(args, path: str) -> int:
         images = images.reshape(len(images), *X.shape[1:])
         n_shifted = 0 if args.no_shifts else len(SHIFTS) * len(X)
     else:
-        from ..augment import transformed_copies
+        from ..augment import ImageAugmenter
 
         new = np.repeat(classes, args.per_class)
         fake = np.zeros((0, *X.shape[1:]))
@@ -242,21 +242,16 @@ def _images(args, path: str) -> int:
             gen = gl.GAN(epochs=args.epochs, seed=args.seed, verbose=False,
                          device="cpu").fit(X, y)
             fake = gen.sample(len(new), y=new, seed=args.seed).reshape(len(new), *X.shape[1:])
-        copies = np.zeros((0, *X.shape[1:]))
-        if args.transforms and args.copies:
-            side = int(round(np.sqrt(X[0].size)))
-            shape = X.shape[1:3] if X.ndim == 3 else (side, side)
-            if shape[0] * shape[1] != X[0].size:
-                raise ValueError(f"--transforms needs (n, H, W) images or square flat ones; X "
-                                 f"has shape {X.shape}")
-            if not np.isfinite(X).all() or X.min() < 0 or X.max() > 1:
-                raise ValueError("--transforms needs pixel values in [0, 1] (divide by the "
-                                 "maximum grey level first)")
-            copies = transformed_copies(X.reshape(len(X), -1), shape, args.transforms,
-                                        args.copies, np.random.default_rng((args.seed, 1)))
-        images = np.concatenate([X, copies.reshape(len(copies), *X.shape[1:]), fake])
-        labels = np.concatenate([y, np.tile(y, len(copies) // len(X)), new])
-        synthetic = np.r_[np.zeros(len(images) - len(new), bool), np.ones(len(new), bool)]
+        if args.transforms and args.copies:  # X and its classic copies, checked as images
+            classic = ImageAugmenter(per_class=0, shifts=False, transforms=args.transforms,
+                                     copies=args.copies, seed=args.seed).fit(X, y)
+            real, labels, _ = classic.augment(X, y)
+            real = real.reshape(len(real), *X.shape[1:])
+        else:
+            real, labels = X, y
+        images = np.concatenate([real, fake])
+        labels = np.concatenate([labels, new])
+        synthetic = np.r_[np.zeros(len(real), bool), np.ones(len(new), bool)]
         n_shifted = 0
     n_transformed = len(args.transforms) * args.copies * len(X)
     shifted, transformed = np.zeros(len(images), bool), np.zeros(len(images), bool)

@@ -355,7 +355,7 @@ class TabularSynthesizer(GenerativeModel):
 
     def _copies(self, rows: pd.DataFrame) -> np.ndarray:
         """Which ``rows`` equal a training row (none when ``allow_copies`` or no hashes)."""
-        if self.allow_copies or getattr(self, "row_hashes_", None) is None:
+        if self.allow_copies or self.row_hashes_ is None:
             return np.zeros(len(rows), dtype=bool)
         return np.isin(row_hashes(rows), self.row_hashes_)
 
