@@ -15,8 +15,11 @@ test images as test set). An RBF SVM (scikit-learn defaults) trained on:
 - ``svm_shifts_rotate``: + ``copies`` rotations of each labelled image by ~U(-10, 10) degrees
   (the issue's classic "small shifts/rotations"); ``svm_shifts_affine_thickness``: + ``copies``
   affine (rotation, scale, shear) and ``copies`` stroke-thickness copies of each (the stronger
-  classic baseline, :mod:`genlearn.augment.classic`); ``svm_shifts_affine_thickness_morph100``:
-  those and 100 morphs per class (generative on top of classic). ``--skip-classic`` skips them.
+  classic baseline, :mod:`genlearn.augment.classic`); ``svm_shifts_elastic``: + ``copies``
+  random smooth (elastic) distortions of each; ``svm_shifts_affine_thickness_elastic``: all
+  three; ``..._morph<N>``: the last two with N morphs per class on top (generative on top of
+  classic; N the first ``--morph-per-class``, none when that is empty). ``--skip-classic``
+  skips them.
 - ``svm_shifts_pixmix``: the control without a model: a * x_i + (1 - a) * x_j of two labelled
   images of a class, a ~ U(0, 1), as many.
 - with ``--filters``: ``svm_shifts_interp_nn`` keeps the interpolations whose nearest labelled
@@ -93,13 +96,17 @@ def filtered(aug, Xsh, ysh, Xt, yt, seed):
                                                   Xt, yt)}
 
 
-def classic_columns(Xs, ys, Xt, yt, shape, seed, copies):
-    """The classic-augmentation columns, and the morphs on top of the stronger one."""
+def classic_columns(Xs, ys, Xt, yt, shape, seed, copies, morphs):
+    """The classic-augmentation columns, and ``morphs`` morphs per class on top of the two
+    strongest (none when ``morphs`` is None)."""
     rec = {}
-    for name, transforms, per_class in (("rotate", ("rotate",), 0),
-                                        ("affine_thickness", ("affine", "thickness"), 0),
-                                        ("affine_thickness_morph100", ("affine", "thickness"),
-                                         100)):
+    columns = [("rotate", ("rotate",), 0), ("elastic", ("elastic",), 0)]
+    for name, transforms in (("affine_thickness", ("affine", "thickness")),
+                             ("affine_thickness_elastic", ("affine", "thickness", "elastic"))):
+        columns.append((name, transforms, 0))
+        if morphs is not None:
+            columns.append((f"{name}_morph{morphs}", transforms, morphs))
+    for name, transforms, per_class in columns:
         t0, w0 = time.process_time(), time.perf_counter()
         aug = ImageAugmenter("morph", per_class=per_class, image_shape=shape, seed=seed,
                              transforms=transforms, copies=copies)
@@ -177,7 +184,8 @@ def main(argv=None):
                 rec[f"morph{n}_wall_seconds"] = round(time.perf_counter() - w0, 1)
                 rec[f"svm_shifts_morph{n}"] = svm_accuracy(Xa, ya, Xt, yt)
             if not args.skip_classic:
-                rec.update(classic_columns(Xs, ys, Xt, yt, shape, seed, args.copies))
+                rec.update(classic_columns(Xs, ys, Xt, yt, shape, seed, args.copies,
+                                           (args.morph_per_class or [None])[0]))
             Xm, ym = pixel_mix(Xs, ys, args.interp_per_class, np.random.default_rng(seed))
             rec["svm_shifts_pixmix"] = svm_accuracy(np.r_[Xsh, Xm], np.r_[ysh, ym], Xt, yt)
             if args.skip_vae:

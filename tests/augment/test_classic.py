@@ -3,7 +3,15 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
-from genlearn.augment import Affine, ImageAugmenter, Rotate, Thickness, deform, transformed_copies
+from genlearn.augment import (
+    Affine,
+    Elastic,
+    ImageAugmenter,
+    Rotate,
+    Thickness,
+    deform,
+    transformed_copies,
+)
 from genlearn.augment.classic import get_transform
 
 
@@ -110,6 +118,43 @@ def test_thickness_moves_toward_the_dilation_or_the_erosion():
     assert np.random.default_rng(0).uniform(-1, 1) > 0
     assert cross.sum() > 1 and cross[0, 2, 2] == 1 and cross[0, 0, 0] == 0
     np.testing.assert_array_equal(Thickness(amount=0.0).apply(imgs, rng), imgs)
+
+
+class OneSigma:
+    """A stand-in generator whose normal draws are all loc + scale."""
+
+    def normal(self, loc, scale, size):
+        return np.full(size, loc + scale)
+
+
+def test_elastic_sigma_is_a_fraction_of_the_side():
+    imgs, _ = digits()
+    # every control point moved by one sigma = 1/8 of the side: one pixel right and one down,
+    # so each output pixel reads the input one pixel right and down (zero past the edge)
+    out = Elastic(sigma=1 / 8, upsample=1).apply(imgs, OneSigma())
+    want = np.zeros_like(imgs)
+    want[:, :-1, :-1] = imgs[:, 1:, 1:]
+    np.testing.assert_allclose(out, want, atol=1e-12)
+    wide = np.random.default_rng(1).random((2, 6, 12))  # x in widths, y in heights
+    out = Elastic(sigma=1 / 6, upsample=1).apply(wide, OneSigma())
+    want = np.zeros_like(wide)
+    want[:, :-1, :-2] = wide[:, 1:, 2:]                     # 2 pixels across, 1 down
+    np.testing.assert_allclose(out, want, atol=1e-12)
+
+
+def test_elastic_draws_and_the_identity():
+    imgs, _ = digits()
+    f = Elastic(sigma=0.05, grid=4).flows(4000, np.random.default_rng(0))
+    assert f.shape == (4000, 2, 4, 4)
+    assert abs(f.std() - 0.1) < 0.002 and abs(f.mean()) < 0.002  # 2 sigma: the image spans 2
+    same = Elastic(sigma=0.0, upsample=1).apply(imgs, np.random.default_rng(0))
+    np.testing.assert_array_equal(same, imgs)
+    a = Elastic().apply(imgs, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, Elastic().apply(imgs, np.random.default_rng(5)))
+    assert a.min() >= 0 and a.max() <= 1 and not np.allclose(a, imgs)
+    for bad in ({"sigma": -0.1}, {"sigma": 0.6}, {"grid": 1}, {"upsample": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Elastic(**bad)
 
 
 class AddCall:

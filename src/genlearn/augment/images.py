@@ -164,9 +164,10 @@ class ImageAugmenter:
     shifts : bool, let ``augment`` add the images' four one-pixel shifts (and, for the VAE
         methods, fit the VAE on them too).
     transforms : classic transforms (:mod:`genlearn.augment.classic`: "rotate", "affine",
-        "thickness", or transform objects) whose random copies ``augment`` adds too, ``copies``
-        of each labelled image per transform (default none: the measured best on digits is
-        ``("affine", "thickness")``, which helps more than the generated images do).
+        "thickness", "elastic", or transform objects) whose random copies ``augment`` adds
+        too, ``copies`` of each labelled image per transform (default none: the measured best
+        on digits is ``("affine", "thickness", "elastic")``, which helps more than the
+        generated images do).
     grid, penalty, upsample : the morphs' deformations: control points a side, the weight of
         the mean squared displacement against the mean squared pixel difference, and the
         finer grid the images are warped on (see :func:`genlearn.augment.deform.warp`).
