@@ -146,3 +146,29 @@ def test_augment_images_gan_with_classic_copies(tmp_path):
     assert main(["augment", "images", str(src), "--model", "gan", "--per-class", "0",
                  "--transforms", "rotate", "-o", str(tmp_path / "bad.npz")]) == 1
     assert not (tmp_path / "bad.npz").exists()
+
+
+def test_augment_images_flat_rows_of_a_non_square_shape(tmp_path, capsys):
+    import numpy as np
+
+    d, idx, src, out = digits_npz(tmp_path, (0, 1), 4)
+    narrow = (d.data[idx] / 16.0).reshape(-1, 8, 8)[:, :, 1:].reshape(len(idx), 56)  # 8x7
+    np.savez(src, X=narrow, y=d.target[idx])
+    assert main(["augment", "images", str(src), "-o", str(out)]) == 1
+    assert "rows of 56 pixels, not a square; pass --image-shape H W" in capsys.readouterr().err
+    assert main(["augment", "images", str(src), "--image-shape", "7", "7", "-o", str(out)]) == 1
+    assert "--image-shape 7 7 is 49 pixels; the images in" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["augment", "images", str(src), "--image-shape", "8", "7", "--per-class", "2",
+                 "--transforms", "elastic", "--copies", "1", "-o", str(out)]) == 0
+    with np.load(out) as a:  # flat rows in, flat rows out: 8 real, 32 shifted, 8 elastic, 4
+        assert a["X"].shape == (8 + 32 + 8 + 4, 56)
+        np.testing.assert_array_equal(a["X"][:8], narrow)
+        # a one-pixel shift of an 8x7 image, not of a 7x8 one: right or left along rows of 7
+        shifted = a["X"][8:40].reshape(4, 8, 8, 7)
+        assert any(np.array_equal(s[:, :, 1:], narrow.reshape(8, 8, 7)[:, :, :-1]) for s in shifted)
+    assert main(["augment", "images", str(src), "--model", "gan", "--per-class", "0",
+                 "--image-shape", "8", "7", "--transforms", "affine", "-o", str(out),
+                 "--force"]) == 0
+    with np.load(out) as a:
+        assert a["X"].shape == (8 + 80, 56) and a["transformed"].sum() == 80

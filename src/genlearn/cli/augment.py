@@ -12,9 +12,10 @@ writes ``--rows`` synthetic rows (``--balance``: the same number for each target
 stratified split of the real table (whose rows the synthesizer may have seen: the report says so).
 The third reads labelled images (an ``.npz`` with arrays ``X``, values in [0, 1], and integer
 ``y``) and writes the real images, their ±1-pixel shifts (``--no-shifts``: none), ``--copies``
-random copies of each per classic ``--transforms`` (rotate, affine, thickness; none by default,
-``affine thickness`` measured best on digits) and ``--per-class`` generated ones per class, in
-that order, with ``synthetic`` (generated), ``shifted`` and ``transformed`` flags per row:
+random copies of each per classic ``--transforms`` (rotate, affine, thickness, elastic; none by
+default, ``affine thickness elastic`` measured best on digits) and ``--per-class`` generated
+ones per class, in that order, with ``synthetic`` (generated), ``shifted`` and ``transformed``
+flags per row (``--image-shape H W`` for flat rows of non-square images):
 :class:`genlearn.augment.ImageAugmenter` (``--method morph``, the default: morphs between two
 labelled images of a class along the smooth deformations that carry one onto the other;
 ``--method interpolate``: a conditional VAE on the real and shifted images decodes latent
@@ -56,7 +57,10 @@ def add_parser(subparsers) -> None:
                    help="images: neither fit on nor add the ±1-pixel shifts")
     p.add_argument("--transforms", nargs="+", default=[], choices=sorted(TRANSFORMS),
                    help="images: classic transforms whose random copies are added too "
-                        "(measured best on digits: affine thickness)")
+                        "(measured best on digits: affine thickness elastic)")
+    p.add_argument("--image-shape", nargs=2, type=int, metavar=("H", "W"), default=None,
+                   help="images: the height and width of each flat row of X (default: X's own "
+                        "(n, H, W) shape, or a square)")
     p.add_argument("--copies", type=int, default=10,
                    help="images: copies of each image per --transforms entry (default 10)")
     p.add_argument("--epochs", type=int, default=300, help="training epochs of a VAE or GAN "
@@ -217,6 +221,16 @@ def _images(args, path: str) -> int:
         raise ValueError(f"{path} is not an .npz of arrays X and y: {exc}") from None
     except KeyError as exc:
         raise ValueError(f"{path} has no array {exc}; expected X (images) and y (labels)") from None
+    layout = X.shape[1:]  # what is written back: flat rows stay flat
+    if args.image_shape:
+        H, W = args.image_shape
+        if X.ndim < 2 or H < 1 or W < 1 or int(np.prod(layout)) != H * W:
+            raise ValueError(f"--image-shape {H} {W} is {H * W} pixels; the images in {path} "
+                             f"are {'x'.join(map(str, layout)) or 'scalars'}")
+        X = X.reshape(len(X), H, W)
+    elif X.ndim == 2 and round(np.sqrt(X.shape[1])) ** 2 != X.shape[1]:
+        raise ValueError(f"the images in {path} are rows of {X.shape[1]} pixels, not a square; "
+                         f"pass --image-shape H W (or store X as (n, H, W))")
     classes = np.unique(y)
     if len(classes) < 2:
         raise ValueError(f"y has {len(classes)} class(es); conditional augmentation needs two")
@@ -231,24 +245,24 @@ def _images(args, path: str) -> int:
                              epochs=args.epochs, seed=args.seed, transforms=args.transforms,
                              copies=args.copies).fit(X, y)
         images, labels, synthetic = aug.augment(X, y)
-        images = images.reshape(len(images), *X.shape[1:])
+        images = images.reshape(len(images), *layout)
         n_shifted = 0 if args.no_shifts else len(SHIFTS) * len(X)
     else:
         from ..augment import ImageAugmenter
 
         new = np.repeat(classes, args.per_class)
-        fake = np.zeros((0, *X.shape[1:]))
+        fake = np.zeros((0, *layout))
         if len(new):
             gen = gl.GAN(epochs=args.epochs, seed=args.seed, verbose=False,
                          device="cpu").fit(X, y)
-            fake = gen.sample(len(new), y=new, seed=args.seed).reshape(len(new), *X.shape[1:])
+            fake = gen.sample(len(new), y=new, seed=args.seed).reshape(len(new), *layout)
         if args.transforms and args.copies:  # X and its classic copies, checked as images
             classic = ImageAugmenter(per_class=0, shifts=False, transforms=args.transforms,
                                      copies=args.copies, seed=args.seed).fit(X, y)
             real, labels, _ = classic.augment(X, y)
-            real = real.reshape(len(real), *X.shape[1:])
+            real = real.reshape(len(real), *layout)
         else:
-            real, labels = X, y
+            real, labels = X.reshape(len(X), *layout), y
         images = np.concatenate([real, fake])
         labels = np.concatenate([labels, new])
         synthetic = np.r_[np.zeros(len(real), bool), np.ones(len(new), bool)]
