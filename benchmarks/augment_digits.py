@@ -20,6 +20,11 @@ test images as test set). An RBF SVM (scikit-learn defaults) trained on:
   three; ``..._morph<N>``: the last two with N morphs per class on top (generative on top of
   classic; N the first ``--morph-per-class``, none when that is empty). ``--skip-classic``
   skips them.
+- with ``--vae-on-classic``: ``svm_shifts_vae_classic_interp100`` / ``..._sample300``: a
+  conditional VAE (100 epochs) fitted on the labelled images, their shifts and ``copies``
+  affine, thickness and elastic copies of each (the generator trained on classic
+  augmentation), its 100 interpolations or 300 prior means per class added to the shifted set
+  without the copies: can a generator trained on them stand in for them?
 - ``svm_shifts_pixmix``: the control without a model: a * x_i + (1 - a) * x_j of two labelled
   images of a class, a ~ U(0, 1), as many.
 - with ``--filters``: ``svm_shifts_interp_nn`` keeps the interpolations whose nearest labelled
@@ -46,7 +51,8 @@ from sklearn.datasets import load_digits
 from sklearn.svm import SVC
 
 import genlearn as gl
-from genlearn.augment import ImageAugmenter, pixel_shifts
+from genlearn.augment import ImageAugmenter, pixel_shifts, transformed_copies
+from genlearn.augment.images import same_class_interpolations
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.pkl.gz"
 
@@ -117,6 +123,29 @@ def classic_columns(Xs, ys, Xt, yt, shape, seed, copies, morphs):
     return rec
 
 
+def vae_on_classic(Xs, ys, Xt, yt, shape, seed, copies, epochs=100):
+    """A conditional VAE fitted on the labelled images, their shifts and ``copies`` affine,
+    thickness and elastic copies of each (the generator trained on classic augmentation, as
+    DiffAugment / ADA train GANs on few images), then only its images added to the shifted
+    set: 100 decoded latent interpolations per class between two labelled images, or 300
+    decoder means of prior draws per class."""
+    Xsh, ysh = shifts(Xs, ys, shape)
+    Xc = transformed_copies(Xs, shape, ("affine", "thickness", "elastic"), copies,
+                            np.random.default_rng((seed, 1)))
+    t0, w0 = time.process_time(), time.perf_counter()
+    vae = gl.VAE(latent_dim=8, hidden=(128,), likelihood="bernoulli", epochs=epochs,
+                 batch_size=32, image_shape=shape, seed=seed, threads=1, verbose=False,
+                 device="cpu").fit(np.r_[Xsh, Xc], np.r_[ysh, np.tile(ys, 3 * copies)])
+    rec = {"vae_classic_cpu_seconds": round(time.process_time() - t0, 1),
+           "vae_classic_wall_seconds": round(time.perf_counter() - w0, 1)}
+    Xg, yg = same_class_interpolations(vae, Xs, ys, 100, np.random.default_rng(seed))
+    rec["svm_shifts_vae_classic_interp100"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg], Xt, yt)
+    yg = np.repeat(np.unique(ys), 300)
+    Xg = vae.sample(len(yg), y=yg, seed=seed, mean=True).reshape(len(yg), -1)
+    rec["svm_shifts_vae_classic_sample300"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg], Xt, yt)
+    return rec
+
+
 def svm_accuracy(X, y, Xt, yt):
     return float(np.mean(SVC().fit(X, y).predict(Xt) == yt))
 
@@ -149,6 +178,8 @@ def main(argv=None):
                     "columns")
     ap.add_argument("--skip-classic", action="store_true", help="skip the rotate / affine + "
                     "thickness columns")
+    ap.add_argument("--vae-on-classic", action="store_true", help="add the columns of a VAE "
+                    "fitted on the shifts and classic copies, its images added alone")
     ap.add_argument("--copies", type=int, default=10, help="classic copies of each labelled "
                     "image per transform")
     ap.add_argument("--out", default=None)
@@ -186,6 +217,8 @@ def main(argv=None):
             if not args.skip_classic:
                 rec.update(classic_columns(Xs, ys, Xt, yt, shape, seed, args.copies,
                                            (args.morph_per_class or [None])[0]))
+            if args.vae_on_classic:
+                rec.update(vae_on_classic(Xs, ys, Xt, yt, shape, seed, args.copies))
             Xm, ym = pixel_mix(Xs, ys, args.interp_per_class, np.random.default_rng(seed))
             rec["svm_shifts_pixmix"] = svm_accuracy(np.r_[Xsh, Xm], np.r_[ysh, ym], Xt, yt)
             if args.skip_vae:

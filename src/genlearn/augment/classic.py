@@ -22,10 +22,12 @@ rng)`` on ``(n, H, W)`` arrays in [0, 1]; by name:
   elastic distortions).
 
 Measured on scikit-learn's digits with an RBF SVM, 5 seeds (benchmarks/augment_digits.py,
-benchmarks/README.md): with 5 / 10 / 20 labelled images per class, 10 affine and 10 thickness
-copies of each lift the labelled images and their shifts from 0.894 / 0.936 / 0.961 to 0.914 /
-0.949 / 0.975, more than 100 generated morphs per class (0.908 / 0.945 / 0.970); rotations alone
-give 0.909 / 0.945 / 0.971.
+benchmarks/README.md): with 5 / 10 / 20 labelled images per class, 10 affine, 10 thickness and
+10 elastic copies of each lift the labelled images and their shifts from 0.894 / 0.936 / 0.961
+to 0.921 / 0.952 / 0.977, more than any generated images measured (100 morphs per class: 0.908
+/ 0.945 / 0.970); affine and thickness alone give 0.914 / 0.949 / 0.975, rotations alone 0.909
+/ 0.945 / 0.971. On MNIST with 100 per class, elastic copies alone add 1.3 points to the shifts'
+0.943, all three 1.6.
 """
 
 from __future__ import annotations
