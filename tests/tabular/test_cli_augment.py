@@ -167,8 +167,9 @@ def test_augment_images_flat_rows_of_a_non_square_shape(tmp_path, capsys):
         # a one-pixel shift of an 8x7 image, not of a 7x8 one: right or left along rows of 7
         shifted = a["X"][8:40].reshape(4, 8, 8, 7)
         assert any(np.array_equal(s[:, :, 1:], narrow.reshape(8, 8, 7)[:, :, :-1]) for s in shifted)
-    assert main(["augment", "images", str(src), "--model", "gan", "--per-class", "0",
-                 "--image-shape", "8", "7", "--transforms", "affine", "-o", str(out),
-                 "--force"]) == 0
-    with np.load(out) as a:
-        assert a["X"].shape == (8 + 80, 56) and a["transformed"].sum() == 80
+    assert main(["augment", "images", str(src), "--model", "gan", "--per-class", "1",
+                 "--epochs", "1", "--image-shape", "8", "7", "--transforms", "affine", "-o",
+                 str(out), "--force"]) == 0
+    with np.load(out) as a:  # 8 real, 10 x 8 affine, one from the GAN per class
+        assert a["X"].shape == (8 + 80 + 2, 56) and a["transformed"].sum() == 80
+        assert a["synthetic"].sum() == 2
