@@ -173,3 +173,37 @@ def test_augment_images_flat_rows_of_a_non_square_shape(tmp_path, capsys):
     with np.load(out) as a:  # 8 real, 10 x 8 affine, one from the GAN per class
         assert a["X"].shape == (8 + 80 + 2, 56) and a["transformed"].sum() == 80
         assert a["synthetic"].sum() == 2
+
+
+def test_augment_images_preview(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from genlearn.cli.augment import _preview_rows
+
+    d, idx, src, out = digits_npz(tmp_path, (0, 1, 2), 3)
+    png = tmp_path / "added.png"
+    assert main(["augment", "images", str(src), "--per-class", "2", "--transforms", "elastic",
+                 "--copies", "1", "--preview", str(png), "-o", str(out)]) == 0
+    assert png.exists() and Image.open(png).size[0] > 0
+    # the grid holds, per kind, the last image of that kind of each class
+    with np.load(out) as a:
+        X, y = a["X"].reshape(-1, 8, 8), a["y"]
+        kinds = {"real": np.arange(len(X)) < 9, "shifted": a["shifted"],
+                 "transformed": a["transformed"], "generated": a["synthetic"]}
+    rows = _preview_rows(X, y, kinds)
+    assert len(rows) == 4 and all(r.shape == (3, 8, 8) for r in rows)
+    np.testing.assert_array_equal(rows[0][1], d.data[idx][5].reshape(8, 8) / 16.0)  # last 1
+    np.testing.assert_array_equal(rows[3][2], X[-1])                                # last morph
+    none = {"real": kinds["real"], "empty": np.zeros(len(X), bool)}
+    assert len(_preview_rows(X, y, none)) == 1  # a kind with no image has no row
+    gaps = _preview_rows(X, y, {"some": np.arange(len(X)) < 3})  # class 0 only
+    assert gaps[0][0].any() and not gaps[0][1:].any()            # blanks for the others
+    # checked before any work: an existing picture without --force, a name that is not .png
+    out2 = tmp_path / "b.npz"
+    assert main(["augment", "images", str(src), "--preview", str(png), "-o", str(out2)]) == 1
+    assert f"{png} exists; pass --force" in capsys.readouterr().err
+    assert main(["augment", "images", str(src), "--preview", str(tmp_path / "p.jpg"),
+                 "-o", str(out2)]) == 1
+    assert "--preview writes a PNG" in capsys.readouterr().err
+    assert not out2.exists()

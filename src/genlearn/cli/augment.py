@@ -15,7 +15,8 @@ The third reads labelled images (an ``.npz`` with arrays ``X``, values in [0, 1]
 random copies of each per classic ``--transforms`` (rotate, affine, thickness, elastic; none by
 default, ``affine thickness elastic`` measured best on digits) and ``--per-class`` generated
 ones per class, in that order, with ``synthetic`` (generated), ``shifted`` and ``transformed``
-flags per row (``--image-shape H W`` for flat rows of non-square images):
+flags per row (``--image-shape H W`` for flat rows of non-square images; ``--preview PNG``
+draws one added image of each kind and class):
 :class:`genlearn.augment.ImageAugmenter` (``--method morph``, the default: morphs between two
 labelled images of a class along the smooth deformations that carry one onto the other;
 ``--method interpolate``: a conditional VAE on the real and shifted images decodes latent
@@ -61,6 +62,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--image-shape", nargs=2, type=int, metavar=("H", "W"), default=None,
                    help="images: the height and width of each flat row of X (default: X's own "
                         "(n, H, W) shape, or a square)")
+    p.add_argument("--preview", default=None, metavar="PNG",
+                   help="images: also write a picture of what was added, one row per kind "
+                        "(real, shifted, transformed, generated), one column per class")
     p.add_argument("--copies", type=int, default=10,
                    help="images: copies of each image per --transforms entry (default 10)")
     p.add_argument("--epochs", type=int, default=300, help="training epochs of a VAE or GAN "
@@ -209,6 +213,12 @@ def _images(args, path: str) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise ValueError(f"{out} exists; pass --force to overwrite it")
+    preview = Path(args.preview) if args.preview else None
+    if preview is not None:
+        if preview.suffix.lower() != ".png":
+            raise ValueError(f"--preview writes a PNG; got {preview}")
+        if preview.exists() and not args.force:
+            raise ValueError(f"{preview} exists; pass --force to overwrite it")
     if args.per_class < 0:
         raise ValueError(f"--per-class must be >= 0 (0: no generated images); got "
                          f"{args.per_class}")
@@ -276,4 +286,34 @@ def _images(args, path: str) -> int:
                  transformed=transformed)
     say(f"wrote {len(X)} real, {n_shifted} shifted, {n_transformed} transformed and "
         f"{int(synthetic.sum())} generated images to {out}")
+    if preview is not None:
+        kinds = {"real": np.arange(len(images)) < len(X), "shifted": shifted,
+                 "transformed": transformed, "generated": synthetic}
+        from .. import viz
+
+        shape = X.shape[1:] if X.ndim == 3 else (round(np.sqrt(X.shape[1])),) * 2
+        rows = _preview_rows(images.reshape(len(images), *shape), labels, kinds)
+        viz.save_image_grid(np.concatenate(rows), preview, ncols=len(rows[0]),
+                               title=", ".join(k for k, f in kinds.items() if f.any())
+                               + ": a row each, a class a column")
+        say(f"wrote {preview}")
     return 0
+
+
+def _preview_rows(images, labels, kinds: dict, max_classes: int = 10) -> list:
+    """One row per kind of image present: the last image of that kind in each of the first
+    ``max_classes`` classes (a blank where a class has none)."""
+    import numpy as np
+
+    classes = np.unique(labels)[:max_classes]
+    rows = []
+    for flags in kinds.values():
+        if not flags.any():
+            continue
+        row = np.zeros((len(classes), *images.shape[1:]))
+        for c, label in enumerate(classes):
+            where = np.flatnonzero(flags & (labels == label))
+            if len(where):
+                row[c] = images[where[-1]]
+        rows.append(row)
+    return rows
