@@ -176,8 +176,8 @@ def main(argv=None):
     ap.add_argument("--skip-old", action="store_true", help="skip the svm_*cvae columns")
     ap.add_argument("--filters", action="store_true", help="add the filtered-interpolation "
                     "columns")
-    ap.add_argument("--skip-classic", action="store_true", help="skip the rotate / affine + "
-                    "thickness columns")
+    ap.add_argument("--skip-classic", action="store_true", help="skip the classic-transform "
+                    "columns (rotate, elastic, affine + thickness, + elastic)")
     ap.add_argument("--vae-on-classic", action="store_true", help="add the columns of a VAE "
                     "fitted on the shifts and classic copies, its images added alone")
     ap.add_argument("--copies", type=int, default=10, help="classic copies of each labelled "

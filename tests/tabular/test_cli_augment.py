@@ -157,7 +157,13 @@ def test_augment_images_flat_rows_of_a_non_square_shape(tmp_path, capsys):
     assert main(["augment", "images", str(src), "-o", str(out)]) == 1
     assert "rows of 56 pixels, not a square; pass --image-shape H W" in capsys.readouterr().err
     assert main(["augment", "images", str(src), "--image-shape", "7", "7", "-o", str(out)]) == 1
-    assert "--image-shape 7 7 is 49 pixels; the images in" in capsys.readouterr().err
+    assert "--image-shape 7 7 is 49 pixels; the rows in" in capsys.readouterr().err
+    assert main(["augment", "images", str(src), "--image-shape", "-8", "-7", "-o", str(out)]) == 1
+    assert "--image-shape needs a positive height and width; got -8 -7" in capsys.readouterr().err
+    cube = tmp_path / "cube.npz"  # (n, H, W) already: a different --image-shape is refused
+    np.savez(cube, X=narrow.reshape(-1, 8, 7), y=d.target[idx])
+    assert main(["augment", "images", str(cube), "--image-shape", "7", "8", "-o", str(out)]) == 1
+    assert "are 8x7, not 7x8; --image-shape is for flat rows" in capsys.readouterr().err
     assert not out.exists()
     assert main(["augment", "images", str(src), "--image-shape", "8", "7", "--per-class", "2",
                  "--transforms", "elastic", "--copies", "1", "-o", str(out)]) == 0
@@ -175,17 +181,28 @@ def test_augment_images_flat_rows_of_a_non_square_shape(tmp_path, capsys):
         assert a["synthetic"].sum() == 2
 
 
-def test_augment_images_preview(tmp_path, capsys):
+def test_augment_images_preview(tmp_path, capsys, monkeypatch):
     import numpy as np
     from PIL import Image
 
+    from genlearn import viz
     from genlearn.cli.augment import _preview_rows
+    from genlearn.viz import save_image_grid
 
     d, idx, src, out = digits_npz(tmp_path, (0, 1, 2), 3)
     png = tmp_path / "added.png"
+    drawn = {}
+
+    def grid(images, path, **kw):  # what the CLI draws, then the real picture
+        drawn.update(images=images, path=path, **kw)
+        return save_image_grid(images, path, **kw)
+
+    monkeypatch.setattr(viz, "save_image_grid", grid)
     assert main(["augment", "images", str(src), "--per-class", "2", "--transforms", "elastic",
                  "--copies", "1", "--preview", str(png), "-o", str(out)]) == 0
     assert png.exists() and Image.open(png).size[0] > 0
+    assert drawn["path"] == png and drawn["ncols"] == 3 and drawn["images"].shape == (12, 8, 8)
+    assert drawn["title"].startswith("real, shifted, transformed, generated")
     # the grid holds, per kind, the last image of that kind of each class
     with np.load(out) as a:
         X, y = a["X"].reshape(-1, 8, 8), a["y"]
@@ -193,17 +210,50 @@ def test_augment_images_preview(tmp_path, capsys):
                  "transformed": a["transformed"], "generated": a["synthetic"]}
     rows = _preview_rows(X, y, kinds)
     assert len(rows) == 4 and all(r.shape == (3, 8, 8) for r in rows)
+    np.testing.assert_array_equal(np.concatenate(rows), drawn["images"])
     np.testing.assert_array_equal(rows[0][1], d.data[idx][5].reshape(8, 8) / 16.0)  # last 1
     np.testing.assert_array_equal(rows[3][2], X[-1])                                # last morph
     none = {"real": kinds["real"], "empty": np.zeros(len(X), bool)}
     assert len(_preview_rows(X, y, none)) == 1  # a kind with no image has no row
     gaps = _preview_rows(X, y, {"some": np.arange(len(X)) < 3})  # class 0 only
     assert gaps[0][0].any() and not gaps[0][1:].any()            # blanks for the others
-    # checked before any work: an existing picture without --force, a name that is not .png
+    # checked before any work: an existing picture without --force, a name that is not .png,
+    # a folder, a path through a file; nothing is written then
     out2 = tmp_path / "b.npz"
     assert main(["augment", "images", str(src), "--preview", str(png), "-o", str(out2)]) == 1
     assert f"{png} exists; pass --force" in capsys.readouterr().err
     assert main(["augment", "images", str(src), "--preview", str(tmp_path / "p.jpg"),
                  "-o", str(out2)]) == 1
     assert "--preview writes a PNG" in capsys.readouterr().err
+    (tmp_path / "dir.png").mkdir()
+    assert main(["augment", "images", str(src), "--preview", str(tmp_path / "dir.png"),
+                 "--force", "-o", str(out2)]) == 1
+    assert "dir.png is a folder; name a file" in capsys.readouterr().err
+    assert main(["augment", "images", str(src), "--preview", str(out / "p.png"),
+                 "-o", str(out2)]) == 1
+    assert f"cannot be written: {out} is a file" in capsys.readouterr().err
+    assert main(["augment", "images", str(src), "-o", str(tmp_path / "dir.png"), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert "-o/--out" in err and "dir.png is a folder; name a file" in err
     assert not out2.exists()
+
+
+def test_augment_images_gan_checks_the_images_before_training(tmp_path, capsys, monkeypatch):
+    import numpy as np
+
+    import genlearn as gl
+
+    def no_gan(*args, **kwargs):
+        raise AssertionError("the GAN was built before the images were checked")
+
+    monkeypatch.setattr(gl, "GAN", no_gan)
+    d, idx, src, out = digits_npz(tmp_path, (5, 6), 3)
+    np.savez(src, X=d.data[idx], y=d.target[idx])  # grey levels 0-16, not divided
+    assert main(["augment", "images", str(src), "--model", "gan", "--per-class", "2",
+                 "-o", str(out)]) == 1
+    assert "pixel values in [0, 1]" in capsys.readouterr().err
+    np.savez(src, X=np.linspace(0, 1, 6), y=np.array([0, 1] * 3))  # not images at all
+    assert main(["augment", "images", str(src), "--model", "gan", "--per-class", "0",
+                 "--preview", str(tmp_path / "p.png"), "-o", str(out)]) == 1
+    assert "must hold images as (n, H*W) or (n, H, W); got shape (6,)" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "p.png").exists()

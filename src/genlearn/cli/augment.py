@@ -64,7 +64,8 @@ def add_parser(subparsers) -> None:
                         "(n, H, W) shape, or a square)")
     p.add_argument("--preview", default=None, metavar="PNG",
                    help="images: also write a picture of what was added, one row per kind "
-                        "(real, shifted, transformed, generated), one column per class")
+                        "(real, shifted, transformed, generated), a column for each of the "
+                        "first 10 classes")
     p.add_argument("--copies", type=int, default=10,
                    help="images: copies of each image per --transforms entry (default 10)")
     p.add_argument("--epochs", type=int, default=300, help="training epochs of a VAE or GAN "
@@ -210,15 +211,10 @@ def _images(args, path: str) -> int:
         raise ValueError(f"--model {model} does not make images; use vae or gan")
     if not args.out:
         raise ValueError("-o/--out is required: the .npz to write")
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise ValueError(f"{out} exists; pass --force to overwrite it")
-    preview = Path(args.preview) if args.preview else None
-    if preview is not None:
-        if preview.suffix.lower() != ".png":
-            raise ValueError(f"--preview writes a PNG; got {preview}")
-        if preview.exists() and not args.force:
-            raise ValueError(f"{preview} exists; pass --force to overwrite it")
+    out = _writable(Path(args.out), "-o/--out", args.force)
+    preview = _writable(Path(args.preview), "--preview", args.force) if args.preview else None
+    if preview is not None and preview.suffix.lower() != ".png":
+        raise ValueError(f"--preview writes a PNG; got {preview}")
     if args.per_class < 0:
         raise ValueError(f"--per-class must be >= 0 (0: no generated images); got "
                          f"{args.per_class}")
@@ -231,24 +227,16 @@ def _images(args, path: str) -> int:
         raise ValueError(f"{path} is not an .npz of arrays X and y: {exc}") from None
     except KeyError as exc:
         raise ValueError(f"{path} has no array {exc}; expected X (images) and y (labels)") from None
-    layout = X.shape[1:]  # what is written back: flat rows stay flat
-    if args.image_shape:
-        H, W = args.image_shape
-        if X.ndim < 2 or H < 1 or W < 1 or int(np.prod(layout)) != H * W:
-            raise ValueError(f"--image-shape {H} {W} is {H * W} pixels; the images in {path} "
-                             f"are {'x'.join(map(str, layout)) or 'scalars'}")
-        X = X.reshape(len(X), H, W)
-    elif X.ndim == 2 and round(np.sqrt(X.shape[1])) ** 2 != X.shape[1]:
-        raise ValueError(f"the images in {path} are rows of {X.shape[1]} pixels, not a square; "
-                         f"pass --image-shape H W (or store X as (n, H, W))")
+    X, layout, shape = _image_layout(X, args.image_shape, path)
     classes = np.unique(y)
     if len(classes) < 2:
         raise ValueError(f"y has {len(classes)} class(es); conditional augmentation needs two")
     what = "morphs between same-class images" if model == "vae" and args.method == "morph" \
         else f"a conditional {model}"
     say(f"{what}: {len(X)} images of {len(classes)} classes")
+    from ..augment import ImageAugmenter
+
     if model == "vae":
-        from ..augment import ImageAugmenter
         from ..augment.images import SHIFTS
 
         aug = ImageAugmenter(args.method, args.per_class, shifts=not args.no_shifts,
@@ -258,21 +246,17 @@ def _images(args, path: str) -> int:
         images = images.reshape(len(images), *layout)
         n_shifted = 0 if args.no_shifts else len(SHIFTS) * len(X)
     else:
-        from ..augment import ImageAugmenter
-
+        # X and its classic copies, checked as images before the GAN is trained
+        classic = ImageAugmenter(per_class=0, shifts=False, transforms=args.transforms,
+                                 copies=args.copies, seed=args.seed).fit(X, y)
+        real, labels, _ = classic.augment(X, y)
+        real = real.reshape(len(real), *layout)
         new = np.repeat(classes, args.per_class)
         fake = np.zeros((0, *layout))
         if len(new):
             gen = gl.GAN(epochs=args.epochs, seed=args.seed, verbose=False,
                          device="cpu").fit(X, y)
             fake = gen.sample(len(new), y=new, seed=args.seed).reshape(len(new), *layout)
-        if args.transforms and args.copies:  # X and its classic copies, checked as images
-            classic = ImageAugmenter(per_class=0, shifts=False, transforms=args.transforms,
-                                     copies=args.copies, seed=args.seed).fit(X, y)
-            real, labels, _ = classic.augment(X, y)
-            real = real.reshape(len(real), *layout)
-        else:
-            real, labels = X.reshape(len(X), *layout), y
         images = np.concatenate([real, fake])
         labels = np.concatenate([labels, new])
         synthetic = np.r_[np.zeros(len(real), bool), np.ones(len(new), bool)]
@@ -281,23 +265,62 @@ def _images(args, path: str) -> int:
     shifted, transformed = np.zeros(len(images), bool), np.zeros(len(images), bool)
     shifted[len(X):len(X) + n_shifted] = True
     transformed[len(X) + n_shifted:len(X) + n_shifted + n_transformed] = True
+    if preview is not None:  # first: a picture that fails leaves no .npz behind
+        from .. import viz
+
+        kinds = {"real": np.arange(len(images)) < len(X), "shifted": shifted,
+                 "transformed": transformed, "generated": synthetic}
+        rows = _preview_rows(images.reshape(len(images), *shape), labels, kinds)
+        title = ", ".join(k for k, f in kinds.items() if f.any()) + ": a row each, a class a column"
+        viz.save_image_grid(np.concatenate(rows), preview, ncols=len(rows[0]), title=title)
     with atomic_path(out) as tmp, open(tmp, "wb") as f:
         np.savez(f, X=images, y=labels, synthetic=synthetic, shifted=shifted,
                  transformed=transformed)
     say(f"wrote {len(X)} real, {n_shifted} shifted, {n_transformed} transformed and "
-        f"{int(synthetic.sum())} generated images to {out}")
-    if preview is not None:
-        kinds = {"real": np.arange(len(images)) < len(X), "shifted": shifted,
-                 "transformed": transformed, "generated": synthetic}
-        from .. import viz
-
-        shape = X.shape[1:] if X.ndim == 3 else (round(np.sqrt(X.shape[1])),) * 2
-        rows = _preview_rows(images.reshape(len(images), *shape), labels, kinds)
-        viz.save_image_grid(np.concatenate(rows), preview, ncols=len(rows[0]),
-                               title=", ".join(k for k, f in kinds.items() if f.any())
-                               + ": a row each, a class a column")
-        say(f"wrote {preview}")
+        f"{int(synthetic.sum())} generated images to {out}"
+        + (f", and a picture of them to {preview}" if preview is not None else ""))
     return 0
+
+
+def _writable(path: Path, option: str, force: bool) -> Path:
+    """``path`` when a file can be written there; checked before any work."""
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder; name a file")
+    if path.exists() and not force:
+        raise ValueError(f"{path} exists; pass --force to overwrite it")
+    above = next(p for p in path.absolute().parents if p.exists())
+    if not above.is_dir():
+        raise ValueError(f"{option} {path} cannot be written: {above} is a file")
+    return path
+
+
+def _image_layout(X, image_shape, path):
+    """``(X as (n, H, W) or flat square rows, the layout to write back, (H, W))``, checked:
+    ``--image-shape`` for flat rows of non-square images, agreeing with an (n, H, W) array."""
+    import numpy as np
+
+    if X.ndim not in (2, 3):
+        raise ValueError(f"X in {path} must hold images as (n, H*W) or (n, H, W); got shape "
+                         f"{X.shape}")
+    layout = X.shape[1:]  # what is written back: flat rows stay flat
+    if image_shape:
+        H, W = image_shape
+        if H < 1 or W < 1:
+            raise ValueError(f"--image-shape needs a positive height and width; got {H} {W}")
+        if X.ndim == 3 and layout != (H, W):
+            raise ValueError(f"the images in {path} are {layout[0]}x{layout[1]}, not {H}x{W}; "
+                             f"--image-shape is for flat rows (leave it out)")
+        if X.ndim == 2 and layout[0] != H * W:
+            raise ValueError(f"--image-shape {H} {W} is {H * W} pixels; the rows in {path} "
+                             f"have {layout[0]}")
+        X = X.reshape(len(X), H, W)
+    elif X.ndim == 2:
+        side = round(np.sqrt(X.shape[1]))
+        if side * side != X.shape[1]:
+            raise ValueError(f"the images in {path} are rows of {X.shape[1]} pixels, not a "
+                             f"square; pass --image-shape H W (or store X as (n, H, W))")
+        return X, layout, (side, side)
+    return X, layout, X.shape[1:]
 
 
 def _preview_rows(images, labels, kinds: dict, max_classes: int = 10) -> list:
