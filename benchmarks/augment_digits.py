@@ -25,6 +25,11 @@ test images as test set). An RBF SVM (scikit-learn defaults) trained on:
   affine, thickness and elastic copies of each (the generator trained on classic
   augmentation), its 100 interpolations or 300 prior means per class added to the shifted set
   without the copies: can a generator trained on them stand in for them?
+- with ``--gan``: ``svm_shifts_gan100``: + 100 samples per class of genlearn's conditional
+  ``gl.GAN`` (default recipe, 300 epochs) fitted on the labelled images, as ``genlearn augment
+  images --model gan`` does; ``svm_shifts_gan_on_shifts100``: the GAN fitted on the shifted set.
+- with ``--gan-on-classic``: ``svm_shifts_gan_classic300``: the GAN (100 epochs) fitted as
+  ``--vae-on-classic`` fits the VAE, 300 samples per class added to the shifted set.
 - ``svm_shifts_pixmix``: the control without a model: a * x_i + (1 - a) * x_j of two labelled
   images of a class, a ~ U(0, 1), as many.
 - with ``--filters``: ``svm_shifts_interp_nn`` keeps the interpolations whose nearest labelled
@@ -146,6 +151,46 @@ def vae_on_classic(Xs, ys, Xt, yt, shape, seed, copies, epochs=100):
     return rec
 
 
+def gan_columns(Xs, ys, Xt, yt, shape, seed, epochs=300, per_class=100):
+    """genlearn's conditional GAN (its default recipe, ``epochs`` epochs), fitted on the
+    labelled images alone (as ``genlearn augment images --model gan`` does) or on them and
+    their shifts; ``per_class`` samples per class added to the shifted set."""
+    Xsh, ysh = shifts(Xs, ys, shape)
+    rec = {}
+    for name, (Xf, yf) in (("gan", (Xs, ys)), ("gan_on_shifts", (Xsh, ysh))):
+        t0, w0 = time.process_time(), time.perf_counter()
+        gan = gl.GAN(epochs=epochs, seed=seed, threads=1, verbose=False, device="cpu",
+                     image_shape=shape).fit(Xf, yf)
+        rec[f"{name}_cpu_seconds"] = round(time.process_time() - t0, 1)
+        rec[f"{name}_wall_seconds"] = round(time.perf_counter() - w0, 1)
+        yg = np.repeat(np.unique(ys), per_class)
+        Xg = gan.sample(len(yg), y=yg, seed=seed).reshape(len(yg), -1)
+        rec[f"{name}_range"] = [float(Xg.min()), float(Xg.max())]
+        rec[f"svm_shifts_{name}{per_class}"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg],
+                                                            Xt, yt)
+    return rec
+
+
+def gan_on_classic(Xs, ys, Xt, yt, shape, seed, copies, epochs=100, per_class=300):
+    """The conditional GAN fitted on the labelled images, their shifts and ``copies`` affine,
+    thickness and elastic copies of each (as ``vae_on_classic``), ``per_class`` samples per
+    class added to the shifted set without the copies."""
+    Xsh, ysh = shifts(Xs, ys, shape)
+    Xc = transformed_copies(Xs, shape, ("affine", "thickness", "elastic"), copies,
+                            np.random.default_rng((seed, 1)))
+    t0, w0 = time.process_time(), time.perf_counter()
+    gan = gl.GAN(epochs=epochs, seed=seed, threads=1, verbose=False, device="cpu",
+                 image_shape=shape).fit(np.r_[Xsh, Xc], np.r_[ysh, np.tile(ys, 3 * copies)])
+    rec = {"gan_classic_cpu_seconds": round(time.process_time() - t0, 1),
+           "gan_classic_wall_seconds": round(time.perf_counter() - w0, 1)}
+    yg = np.repeat(np.unique(ys), per_class)
+    Xg = gan.sample(len(yg), y=yg, seed=seed).reshape(len(yg), -1)
+    rec["gan_classic_range"] = [float(Xg.min()), float(Xg.max())]
+    rec[f"svm_shifts_gan_classic{per_class}"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg],
+                                                             Xt, yt)
+    return rec
+
+
 def svm_accuracy(X, y, Xt, yt):
     return float(np.mean(SVC().fit(X, y).predict(Xt) == yt))
 
@@ -179,6 +224,9 @@ def main(argv=None):
     ap.add_argument("--skip-classic", action="store_true", help="skip the classic-transform "
                     "columns (rotate, elastic, affine + thickness, + elastic)")
     ap.add_argument("--vae-on-classic", action="store_true", help="add the columns of a VAE "
+                    "fitted on the shifts and classic copies, its images added alone")
+    ap.add_argument("--gan", action="store_true", help="add the conditional GAN's columns")
+    ap.add_argument("--gan-on-classic", action="store_true", help="add the column of a GAN "
                     "fitted on the shifts and classic copies, its images added alone")
     ap.add_argument("--copies", type=int, default=10, help="classic copies of each labelled "
                     "image per transform")
@@ -219,6 +267,10 @@ def main(argv=None):
                                            (args.morph_per_class or [None])[0]))
             if args.vae_on_classic:
                 rec.update(vae_on_classic(Xs, ys, Xt, yt, shape, seed, args.copies))
+            if args.gan:
+                rec.update(gan_columns(Xs, ys, Xt, yt, shape, seed))
+            if args.gan_on_classic:
+                rec.update(gan_on_classic(Xs, ys, Xt, yt, shape, seed, args.copies))
             Xm, ym = pixel_mix(Xs, ys, args.interp_per_class, np.random.default_rng(seed))
             rec["svm_shifts_pixmix"] = svm_accuracy(np.r_[Xsh, Xm], np.r_[ysh, ym], Xt, yt)
             if args.skip_vae:
