@@ -320,3 +320,18 @@ def test_a_training_that_finishes_first_is_not_overwritten_by_one_that_started_w
     monkeypatch.setattr("genlearn.cli.train.load_data", load_while_another_finishes)
     one_line_error(["train", "vae", "--binarize", "--out", str(out), *TINY], "use --force")
     assert gl.load(out).latent_dim == 3
+
+
+def test_output_file_is_checked_before_any_work(tmp_path):
+    from genlearn.cli._common import output_file
+
+    target = tmp_path / "new" / "out.csv"            # a missing folder is fine: made on write
+    assert output_file(str(target), False) == target
+    (tmp_path / "there.csv").write_text("x\n")
+    with pytest.raises(ValueError, match="there.csv exists; pass --force to overwrite it"):
+        output_file(tmp_path / "there.csv", False)
+    assert output_file(tmp_path / "there.csv", True) == tmp_path / "there.csv"
+    with pytest.raises(ValueError, match="--preview .* is a folder; name a file"):
+        output_file(tmp_path, True, "--preview")
+    with pytest.raises(ValueError, match=r"-o/--out .* cannot be written: .*there.csv is a file"):
+        output_file(tmp_path / "there.csv" / "out.csv", True)

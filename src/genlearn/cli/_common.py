@@ -22,6 +22,20 @@ def say(*parts) -> None:
 
 
 # -- hyperparameter flags ------------------------------------------------------------------
+def output_file(path, force: bool, option: str = "-o/--out") -> Path:
+    """``path`` as a Path when a file can be written there, checked before any work: not a
+    folder, not already there unless ``force``, and not below a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder; name a file")
+    if path.exists() and not force:
+        raise ValueError(f"{path} exists; pass --force to overwrite it")
+    above = next(p for p in path.absolute().parents if p.exists())
+    if not above.is_dir():
+        raise ValueError(f"{option} {path} cannot be written: {above} is a file")
+    return path
+
+
 def parse_value(text: str, default):
     """Turn a flag's text into the type of the constructor default."""
     if isinstance(default, bool):

@@ -27,10 +27,8 @@ interpolations between two labelled images of a class; ``--method sample``: its 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..augment.classic import TRANSFORMS
-from ._common import say
+from ._common import output_file, say
 
 MODELS = ("vae", "gan", "copula", "cart")
 
@@ -136,9 +134,7 @@ def _generate(args, data: str) -> int:
 
     if not args.out:
         raise ValueError("-o/--out is required: the synthetic CSV to write")
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise ValueError(f"{out} exists; pass --force to overwrite it")
+    out = output_file(args.out, args.force)
     df = read_table(data, name=data)
     conditions = _parse_conditions(args.condition, df)
     classes = _check_target(df, args.target) if args.target else None
@@ -211,8 +207,8 @@ def _images(args, path: str) -> int:
         raise ValueError(f"--model {model} does not make images; use vae or gan")
     if not args.out:
         raise ValueError("-o/--out is required: the .npz to write")
-    out = _writable(Path(args.out), "-o/--out", args.force)
-    preview = _writable(Path(args.preview), "--preview", args.force) if args.preview else None
+    out = output_file(args.out, args.force)
+    preview = output_file(args.preview, args.force, "--preview") if args.preview else None
     if preview is not None and preview.suffix.lower() != ".png":
         raise ValueError(f"--preview writes a PNG; got {preview}")
     if args.per_class < 0:
@@ -280,18 +276,6 @@ def _images(args, path: str) -> int:
         f"{int(synthetic.sum())} generated images to {out}"
         + (f", and a picture of them to {preview}" if preview is not None else ""))
     return 0
-
-
-def _writable(path: Path, option: str, force: bool) -> Path:
-    """``path`` when a file can be written there; checked before any work."""
-    if path.is_dir():
-        raise ValueError(f"{option} {path} is a folder; name a file")
-    if path.exists() and not force:
-        raise ValueError(f"{path} exists; pass --force to overwrite it")
-    above = next(p for p in path.absolute().parents if p.exists())
-    if not above.is_dir():
-        raise ValueError(f"{option} {path} cannot be written: {above} is a file")
-    return path
 
 
 def _image_layout(X, image_shape, path):

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from ..molecules.tokens import REPRESENTATIONS, ShortSelfiesRepr
-from ._common import say, scalar
+from ._common import output_file, say, scalar
 
 MODEL_NAMES = ("rnn", "transformer", "hmm", "ngram", "seqvae")
 
@@ -154,13 +154,6 @@ def _params(items) -> dict:
     return out
 
 
-def _refuse_existing(path, force: bool) -> Path:
-    path = Path(path)
-    if path.exists() and not force:
-        raise ValueError(f"{path} exists; pass --force to overwrite it")
-    return path
-
-
 def _write_csv(path: Path, header, rows) -> None:
     """Write a CSV atomically (a temporary file renamed into place)."""
     import csv
@@ -220,7 +213,7 @@ def _train(args) -> int:
 def cmd_sample(args) -> int:
     MoleculeGenerator = _generator_class()
 
-    out = _refuse_existing(args.out, args.force)
+    out = output_file(args.out, args.force)
     gen = MoleculeGenerator.load(args.run)
     draws = gen.sample(args.n, seed=args.seed, temperature=args.temperature, top_p=args.top_p,
                        precision=args.precision, n_jobs=args.jobs)
@@ -278,7 +271,7 @@ def cmd_optimize(args) -> int:
     if args.save_agent and args.method != "reinvent":
         raise ValueError("--save-agent applies to --method reinvent (latent search trains "
                          "no model)")
-    out = _refuse_existing(args.out, args.force)
+    out = output_file(args.out, args.force)
     gen = MoleculeGenerator.load(args.run)
     res = OPTIMIZERS[args.method](gen, objective, args)
     from rdkit import Chem
