@@ -128,19 +128,25 @@ def classic_columns(Xs, ys, Xt, yt, shape, seed, copies, morphs):
     return rec
 
 
-def vae_on_classic(Xs, ys, Xt, yt, shape, seed, copies, epochs=100):
-    """A conditional VAE fitted on the labelled images, their shifts and ``copies`` affine,
-    thickness and elastic copies of each (the generator trained on classic augmentation, as
-    DiffAugment / ADA train GANs on few images), then only its images added to the shifted
-    set: 100 decoded latent interpolations per class between two labelled images, or 300
-    decoder means of prior draws per class."""
+def with_classic_copies(Xs, ys, shape, seed, copies):
+    """The labelled images, their shifts and ``copies`` affine, thickness and elastic copies of
+    each (the copies drawn as ``ImageAugmenter`` draws them): the training set of the
+    generators trained on classic augmentation, as DiffAugment / ADA train GANs on few images."""
     Xsh, ysh = shifts(Xs, ys, shape)
     Xc = transformed_copies(Xs, shape, ("affine", "thickness", "elastic"), copies,
                             np.random.default_rng((seed, 1)))
+    return np.r_[Xsh, Xc], np.r_[ysh, np.tile(ys, 3 * copies)]
+
+
+def vae_on_classic(Xs, ys, Xt, yt, shape, seed, copies, epochs=100):
+    """A conditional VAE fitted on :func:`with_classic_copies`, then only its images added to
+    the shifted set: 100 decoded latent interpolations per class between two labelled images,
+    or 300 decoder means of prior draws per class."""
+    Xsh, ysh = shifts(Xs, ys, shape)
     t0, w0 = time.process_time(), time.perf_counter()
     vae = gl.VAE(latent_dim=8, hidden=(128,), likelihood="bernoulli", epochs=epochs,
                  batch_size=32, image_shape=shape, seed=seed, threads=1, verbose=False,
-                 device="cpu").fit(np.r_[Xsh, Xc], np.r_[ysh, np.tile(ys, 3 * copies)])
+                 device="cpu").fit(*with_classic_copies(Xs, ys, shape, seed, copies))
     rec = {"vae_classic_cpu_seconds": round(time.process_time() - t0, 1),
            "vae_classic_wall_seconds": round(time.perf_counter() - w0, 1)}
     Xg, yg = same_class_interpolations(vae, Xs, ys, 100, np.random.default_rng(seed))
@@ -151,44 +157,35 @@ def vae_on_classic(Xs, ys, Xt, yt, shape, seed, copies, epochs=100):
     return rec
 
 
-def gan_columns(Xs, ys, Xt, yt, shape, seed, epochs=300, per_class=100):
-    """genlearn's conditional GAN (its default recipe, ``epochs`` epochs), fitted on the
-    labelled images alone (as ``genlearn augment images --model gan`` does) or on them and
-    their shifts; ``per_class`` samples per class added to the shifted set."""
+def gan_column(name, Xf, yf, Xs, ys, Xt, yt, shape, seed, epochs, per_class):
+    """genlearn's conditional GAN (its default recipe, ``epochs`` epochs) fitted on ``Xf``,
+    ``per_class`` samples per class added to the labelled images' shifted set."""
     Xsh, ysh = shifts(Xs, ys, shape)
+    t0, w0 = time.process_time(), time.perf_counter()
+    gan = gl.GAN(epochs=epochs, seed=seed, threads=1, verbose=False, device="cpu",
+                 image_shape=shape).fit(Xf, yf)
+    rec = {f"{name}_cpu_seconds": round(time.process_time() - t0, 1),
+           f"{name}_wall_seconds": round(time.perf_counter() - w0, 1)}
+    yg = np.repeat(np.unique(ys), per_class)
+    Xg = gan.sample(len(yg), y=yg, seed=seed).reshape(len(yg), -1)
+    rec[f"{name}_range"] = [float(Xg.min()), float(Xg.max())]
+    rec[f"svm_shifts_{name}{per_class}"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg], Xt, yt)
+    return rec
+
+
+def gan_columns(Xs, ys, Xt, yt, shape, seed, epochs=300, per_class=100):
+    """The GAN fitted on the labelled images alone (as ``genlearn augment images --model gan``
+    does) or on them and their shifts."""
     rec = {}
-    for name, (Xf, yf) in (("gan", (Xs, ys)), ("gan_on_shifts", (Xsh, ysh))):
-        t0, w0 = time.process_time(), time.perf_counter()
-        gan = gl.GAN(epochs=epochs, seed=seed, threads=1, verbose=False, device="cpu",
-                     image_shape=shape).fit(Xf, yf)
-        rec[f"{name}_cpu_seconds"] = round(time.process_time() - t0, 1)
-        rec[f"{name}_wall_seconds"] = round(time.perf_counter() - w0, 1)
-        yg = np.repeat(np.unique(ys), per_class)
-        Xg = gan.sample(len(yg), y=yg, seed=seed).reshape(len(yg), -1)
-        rec[f"{name}_range"] = [float(Xg.min()), float(Xg.max())]
-        rec[f"svm_shifts_{name}{per_class}"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg],
-                                                            Xt, yt)
+    for name, (Xf, yf) in (("gan", (Xs, ys)), ("gan_on_shifts", shifts(Xs, ys, shape))):
+        rec.update(gan_column(name, Xf, yf, Xs, ys, Xt, yt, shape, seed, epochs, per_class))
     return rec
 
 
 def gan_on_classic(Xs, ys, Xt, yt, shape, seed, copies, epochs=100, per_class=300):
-    """The conditional GAN fitted on the labelled images, their shifts and ``copies`` affine,
-    thickness and elastic copies of each (as ``vae_on_classic``), ``per_class`` samples per
-    class added to the shifted set without the copies."""
-    Xsh, ysh = shifts(Xs, ys, shape)
-    Xc = transformed_copies(Xs, shape, ("affine", "thickness", "elastic"), copies,
-                            np.random.default_rng((seed, 1)))
-    t0, w0 = time.process_time(), time.perf_counter()
-    gan = gl.GAN(epochs=epochs, seed=seed, threads=1, verbose=False, device="cpu",
-                 image_shape=shape).fit(np.r_[Xsh, Xc], np.r_[ysh, np.tile(ys, 3 * copies)])
-    rec = {"gan_classic_cpu_seconds": round(time.process_time() - t0, 1),
-           "gan_classic_wall_seconds": round(time.perf_counter() - w0, 1)}
-    yg = np.repeat(np.unique(ys), per_class)
-    Xg = gan.sample(len(yg), y=yg, seed=seed).reshape(len(yg), -1)
-    rec["gan_classic_range"] = [float(Xg.min()), float(Xg.max())]
-    rec[f"svm_shifts_gan_classic{per_class}"] = svm_accuracy(np.r_[Xsh, Xg], np.r_[ysh, yg],
-                                                             Xt, yt)
-    return rec
+    """The GAN fitted on :func:`with_classic_copies`, its samples added without the copies."""
+    Xf, yf = with_classic_copies(Xs, ys, shape, seed, copies)
+    return gan_column("gan_classic", Xf, yf, Xs, ys, Xt, yt, shape, seed, epochs, per_class)
 
 
 def svm_accuracy(X, y, Xt, yt):
